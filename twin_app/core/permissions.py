@@ -1,0 +1,43 @@
+"""Roles and what each may do. The server enforces this on every submitted op; clients use
+the same function to grey out what the user may not do.
+
+* ``owner``, ``designer``: every op.
+* ``instructor``, ``operator``: only ops on annotation-like nodes (comments, markups,
+  guidance steps) — they mark up the model but do not change the plant.
+* ``viewer``: nothing (presence only).
+"""
+
+from __future__ import annotations
+
+from twin_app.core.document import Document
+from twin_app.core.ops import AddNode, Batch, Op, RemoveNode, Reparent, SetField
+
+ROLES = ("owner", "designer", "instructor", "operator", "viewer")
+EDIT_ALL = frozenset({"owner", "designer"})
+EDIT_ANNOTATIONS = frozenset({"instructor", "operator"})
+ANNOTATION_KINDS = frozenset({"annotation", "comment", "markup", "step"})
+
+
+def refusal(role: str, op: Op, doc: Document) -> str | None:
+    """Return why ``role`` may not apply ``op`` to ``doc``, or ``None`` if it may."""
+    if role in EDIT_ALL:
+        return None
+    if role not in EDIT_ANNOTATIONS:
+        return f"the {role} role cannot edit"
+    for sub in op.ops if isinstance(op, Batch) else (op,):
+        why = refusal(role, sub, doc) if isinstance(sub, Batch) else _annotation_only(sub, doc)
+        if why:
+            return why
+    return None
+
+
+def _annotation_only(op: Op, doc: Document) -> str | None:
+    if isinstance(op, AddNode):
+        kind = op.node.kind
+    else:
+        assert isinstance(op, (RemoveNode, Reparent, SetField))
+        node = doc.get(op.id)
+        kind = node.kind if node else "annotation"  # a missing node fails validation anyway
+    if kind not in ANNOTATION_KINDS:
+        return "this role may only add or edit comments, markups and steps"
+    return None

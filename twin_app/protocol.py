@@ -1,0 +1,249 @@
+"""The Twinroom wire protocol: message types, frame layout, limits and the codec.
+
+Every message is one ZeroMQ multipart message. Its first frame is a 4-byte header —
+the signature ``b"TW"``, the protocol version (``VERSION``) and the message type — followed
+by a msgpack map (the body). Binary payloads (snapshot chunks, mesh data) travel as extra
+frames after it, never inside msgpack. On the server's ROUTER socket the peer's routing id
+precedes these frames. See docs/protocol.md for every message and the sequences.
+
+Design notes
+------------
+* Sizes are checked before anything is decoded (``MAX_HEADER_FRAME``, ``MAX_BLOB``,
+  ``MAX_BLOBS``); the body is decoded with msgpack limits and no extension types, then
+  checked against the message's schema. Anything wrong raises ``ProtocolError`` with a
+  stable ``code`` — never another exception — so the server can answer and carry on.
+* Message type numbers are assigned by hand and never reused.
+* No pickle, ever: bodies are plain msgpack maps of strings, numbers, lists and maps.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+
+SIGNATURE = b"TW"
+VERSION = 1
+HEADER = struct.Struct(">2sBB")
+
+MAX_HEADER_FRAME = 8 * 1024 * 1024
+MAX_BLOB = 4 * 1024 * 1024
+MAX_BLOBS = 4096
+
+# Hand-numbered message types. Never renumber; retire numbers instead.
+HELLO = 1
+WELCOME = 2
+JOIN = 3
+SNAPSHOT = 4
+SUBMIT = 5
+ACK = 6
+NACK = 7
+OPS = 8
+CATCHUP = 9
+PRESENCE = 10
+HEARTBEAT = 11
+ERROR = 12
+BYE = 13
+ASSET_HAVE = 20
+ASSET_MISSING = 21
+ASSET_PUT = 22
+ASSET_GET = 23
+ASSET_DATA = 24
+
+NAMES = {
+    HELLO: "HELLO", WELCOME: "WELCOME", JOIN: "JOIN", SNAPSHOT: "SNAPSHOT",
+    SUBMIT: "SUBMIT", ACK: "ACK", NACK: "NACK", OPS: "OPS", CATCHUP: "CATCHUP",
+    PRESENCE: "PRESENCE", HEARTBEAT: "HEARTBEAT", ERROR: "ERROR", BYE: "BYE",
+    ASSET_HAVE: "ASSET_HAVE", ASSET_MISSING: "ASSET_MISSING", ASSET_PUT: "ASSET_PUT",
+    ASSET_GET: "ASSET_GET", ASSET_DATA: "ASSET_DATA",
+}
+
+# Error / nack codes (stable strings; see docs/protocol.md).
+E_BAD_FRAME = "bad_frame"
+E_BAD_VERSION = "bad_version"
+E_UNKNOWN_TYPE = "unknown_type"
+E_BAD_BODY = "bad_body"
+E_TOO_LARGE = "too_large"
+E_AUTH = "auth_failed"
+E_FORBIDDEN = "forbidden"
+E_NOT_JOINED = "not_joined"
+E_NO_SESSION = "no_session"
+E_RATE = "rate_limited"
+E_BAD_ROUTING_ID = "bad_routing_id"
+
+
+class ProtocolError(ValueError):
+    """A message that breaks the protocol; ``code`` is one of the ``E_*`` strings."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(slots=True)
+class Message:
+    """A decoded message: its type number, its body and its binary frames."""
+
+    type: int
+    body: dict[str, Any]
+    blobs: list[bytes] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The message type's name (for logs)."""
+        return NAMES.get(self.type, str(self.type))
+
+
+# -- schema -----------------------------------------------------------------------------
+Check = Callable[[Any], bool]
+
+
+def _int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and -(1 << 63) <= v < (1 << 64)
+
+
+def _uint(v: Any) -> bool:
+    return _int(v) and v >= 0
+
+
+def _str(limit: int) -> Check:
+    return lambda v: isinstance(v, str) and len(v) <= limit
+
+
+def _opt(check: Check) -> Check:
+    return lambda v: v is None or check(v)
+
+
+def _list(check: Check, limit: int) -> Check:
+    return lambda v: isinstance(v, list) and len(v) <= limit and all(check(x) for x in v)
+
+
+def _num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _bool(v: Any) -> bool:
+    return isinstance(v, bool)
+
+
+def _map(v: Any) -> bool:
+    return isinstance(v, dict)
+
+
+def _any(v: Any) -> bool:
+    return True
+
+
+_ID = _str(64)
+_HASH = _str(128)
+# Schemas: field -> (check, required). Unknown fields are ignored (forward compatibility).
+SCHEMAS: dict[int, dict[str, tuple[Check, bool]]] = {
+    HELLO: {
+        "token": (_str(256), True),
+        "client_id": (_ID, True),
+        "name": (_str(64), True),
+        "color": (_opt(_list(_num, 3)), False),
+    },
+    WELCOME: {
+        "session": (_ID, True), "epoch": (_uint, True), "role": (_str(32), True),
+        "hb_ms": (_uint, True), "limits": (_map, True), "server": (_str(64), False),
+    },
+    JOIN: {"room": (_str(64), True)},
+    SNAPSHOT: {
+        "room": (_str(64), True), "epoch": (_uint, True), "seq": (_uint, True),
+        "hash": (_HASH, True), "nodes": (_uint, True), "chunks": (_uint, True),
+    },
+    SUBMIT: {"cseq": (_uint, True), "op": (lambda v: isinstance(v, list), True)},
+    ACK: {"cseq": (_uint, True), "seq": (_opt(_uint), True), "dup": (_bool, False)},
+    NACK: {"cseq": (_uint, True), "code": (_str(64), True), "reason": (_str(1024), True)},
+    OPS: {"epoch": (_uint, True), "first_seq": (_uint, True), "ops": (_list(_any, 1 << 20), True)},
+    CATCHUP: {"from_seq": (_uint, True), "to_seq": (_uint, True)},
+    PRESENCE: {
+        "selection": (_list(_ID, 1000), False),
+        "camera": (_opt(_list(_num, 9)), False),
+        "status": (_str(128), False),
+        "peers": (_list(_map, 10_000), False),
+        "left": (_list(_ID, 10_000), False),
+        "follow": (_opt(_ID), False),
+        "follow_ok": (_list(_ID, 100), False),
+        "present": (_bool, False),
+    },
+    HEARTBEAT: {
+        "t": (_num, False), "epoch": (_uint, False), "head_seq": (_uint, False),
+        "durable_seq": (_uint, False), "hash": (_HASH, False), "hash_seq": (_uint, False),
+    },
+    ERROR: {"code": (_str(64), True), "reason": (_str(1024), True)},
+    BYE: {},
+    ASSET_HAVE: {"hashes": (_list(_HASH, 10_000), True)},
+    ASSET_MISSING: {"hashes": (_list(_HASH, 10_000), True)},
+    ASSET_PUT: {
+        "hash": (_HASH, True), "size": (_uint, True), "offset": (_uint, True),
+    },
+    ASSET_GET: {
+        "hash": (_HASH, True), "offset": (_uint, True), "credit": (_uint, False),
+    },
+    ASSET_DATA: {
+        "hash": (_HASH, True), "size": (_uint, True), "offset": (_uint, True),
+        "error": (_str(256), False),
+    },
+}
+
+
+def validate(msg_type: int, body: Any) -> dict[str, Any]:
+    """Check ``body`` against the schema of ``msg_type``; return it or raise."""
+    schema = SCHEMAS.get(msg_type)
+    if schema is None:
+        raise ProtocolError(E_UNKNOWN_TYPE, f"unknown message type {msg_type}")
+    if not isinstance(body, dict):
+        raise ProtocolError(E_BAD_BODY, f"{NAMES[msg_type]}: the body must be a map")
+    for key, (check, required) in schema.items():
+        if key in body:
+            if not check(body[key]):
+                raise ProtocolError(E_BAD_BODY, f"{NAMES[msg_type]}: bad value for {key!r}")
+        elif required:
+            raise ProtocolError(E_BAD_BODY, f"{NAMES[msg_type]}: missing {key!r}")
+    return body
+
+
+# -- codec ------------------------------------------------------------------------------
+def _no_ext(code: int, data: bytes) -> Any:
+    raise ProtocolError(E_BAD_BODY, "msgpack extension types are not allowed")
+
+
+def encode(msg_type: int, body: dict[str, Any], blobs: Sequence[bytes] = ()) -> list[bytes]:
+    """Return the frames of a message (header+body frame, then the blobs)."""
+    head = HEADER.pack(SIGNATURE, VERSION, msg_type) + msgpack.packb(body, use_bin_type=True)
+    return [head, *blobs]
+
+
+def decode(frames: Sequence[bytes], max_header: int = MAX_HEADER_FRAME) -> Message:
+    """Decode and validate the frames of one message. Raises ``ProtocolError``."""
+    if not frames:
+        raise ProtocolError(E_BAD_FRAME, "empty message")
+    head = frames[0]
+    if len(head) < HEADER.size:
+        raise ProtocolError(E_BAD_FRAME, "frame too short for the header")
+    if len(head) > max_header:
+        raise ProtocolError(E_TOO_LARGE, f"message body larger than {max_header} bytes")
+    if len(frames) - 1 > MAX_BLOBS or any(len(b) > MAX_BLOB for b in frames[1:]):
+        raise ProtocolError(E_TOO_LARGE, f"too many or too large binary frames (max {MAX_BLOB} B)")
+    sig, version, msg_type = HEADER.unpack_from(head)
+    if sig != SIGNATURE:
+        raise ProtocolError(E_BAD_FRAME, "bad signature (not a Twinroom message)")
+    if version != VERSION:
+        raise ProtocolError(E_BAD_VERSION, f"protocol version {version} (this side speaks {VERSION})")
+    if msg_type not in SCHEMAS:
+        raise ProtocolError(E_UNKNOWN_TYPE, f"unknown message type {msg_type}")
+    try:
+        body = msgpack.unpackb(
+            memoryview(head)[HEADER.size:], raw=False, use_list=True,
+            strict_map_key=True, ext_hook=_no_ext,
+        )
+    except ProtocolError:
+        raise
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        raise ProtocolError(E_BAD_BODY, f"undecodable msgpack body: {exc}") from exc
+    return Message(msg_type, validate(msg_type, body), [bytes(b) for b in frames[1:]])
