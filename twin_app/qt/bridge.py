@@ -1,0 +1,122 @@
+"""The bridge between the network client (agent thread) and the GUI thread.
+
+Design notes
+------------
+* The network client calls ``wakeup()`` from its agent thread whenever inbound events are
+  queued. ``ClientBridge.wakeup`` only emits a Qt signal connected with a *queued*
+  connection, so the drain (``client.process_events()``) always runs on the GUI thread —
+  the only thread allowed to touch Qt, VTK and ``client.store``. A flag coalesces bursts
+  of wakeups into one drain per event-loop turn.
+* The client's plain-callback lists (``on_state``, ``on_nack`` …) are re-emitted as Qt
+  signals; the store's ChangeSets become ``sig_changes``. Views connect to the bridge, never
+  to the client, so a view can be tested against the in-process ``LocalClient`` exactly as
+  against a real ``SyncClient``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from PySide6.QtCore import QObject, Qt, Signal
+
+from twin_app.core.changes import ChangeSet
+from twin_app.core.ops import Op
+from twin_app.core.store import ClientStore, PendingOp
+
+log = logging.getLogger(__name__)
+
+
+class AssetsLike(Protocol):
+    """What the UI uses of the client's content-addressed asset cache."""
+
+    on_arrived: list[Callable[[str], None]]
+
+    def put(self, blob: bytes) -> str: ...
+    def get(self, digest: str) -> bytes | None: ...
+    def want(self, digests: Any) -> None: ...
+
+
+class ClientLike(Protocol):
+    """The client facade the UI codes against (``twin_app.net.SyncClient`` or ``LocalClient``)."""
+
+    store: ClientStore
+    assets: Any
+    peers: dict[str, Any]
+    session: str | None
+    role: str
+    state: str
+    head_seq: int
+    on_state: list[Callable[[str, str], None]]
+    on_nack: list[Callable[[PendingOp, str, str], None]]
+    on_peers: list[Callable[[], None]]
+    on_error: list[Callable[[str, str], None]]
+
+    def start(self) -> None: ...
+    def close(self) -> None: ...
+    def process_events(self) -> int: ...
+    def submit(self, op: Op, label: str) -> PendingOp: ...
+    def undo(self) -> PendingOp | None: ...
+    def redo(self) -> PendingOp | None: ...
+    def set_presence(self, **fields: Any) -> None: ...
+
+
+class ClientBridge(QObject):
+    """Re-emits a client's callbacks as Qt signals on the GUI thread."""
+
+    sig_wakeup = Signal()
+    sig_changes = Signal(object)  # ChangeSet
+    sig_state = Signal(str, str)  # state, detail
+    sig_nack = Signal(object, str, str)  # PendingOp, code, reason
+    sig_peers = Signal()
+    sig_error = Signal(str, str)  # code, reason
+    sig_asset = Signal(str)  # content hash of a mesh that arrived
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.client: ClientLike | None = None
+        self._scheduled = threading.Event()
+        self._unsubscribe: Callable[[], None] | None = None
+        self.sig_wakeup.connect(self._drain, Qt.ConnectionType.QueuedConnection)
+
+    def wakeup(self) -> None:
+        """Thread-safe: ask the GUI thread to drain the client's inbound events."""
+        if not self._scheduled.is_set():
+            self._scheduled.set()
+            self.sig_wakeup.emit()
+
+    def attach(self, client: ClientLike) -> None:
+        """Start relaying ``client``'s events (call once, on the GUI thread)."""
+        self.client = client
+        self._unsubscribe = client.store.subscribe(self.sig_changes.emit)
+        client.on_state.append(lambda s, d: self.sig_state.emit(s, d or ""))
+        client.on_nack.append(lambda p, c, r: self.sig_nack.emit(p, str(c), str(r)))
+        client.on_peers.append(self.sig_peers.emit)
+        client.on_error.append(lambda c, r: self.sig_error.emit(str(c), str(r)))
+        arrived = getattr(client.assets, "on_arrived", None)
+        if arrived is not None:
+            arrived.append(self.sig_asset.emit)
+        self.wakeup()
+
+    def detach(self) -> None:
+        """Stop relaying store changes (the client's callback lists die with it)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self.client = None
+
+    def _drain(self) -> None:
+        self._scheduled.clear()
+        if self.client is None:
+            return
+        try:
+            self.client.process_events()
+        except Exception:  # a bug in one event must not kill the event loop
+            log.exception("processing client events failed")
+
+
+def changes_touch(changes: ChangeSet, ids: set[str]) -> bool:
+    """True if ``changes`` touched any of ``ids`` (or replaced the whole document)."""
+    return changes.reset or any(nid in changes.nodes for nid in ids)
