@@ -1,0 +1,274 @@
+"""Presence: publish my selection and camera, draw other people, follow and present.
+
+Consent rules (nobody is watched without saying yes)
+----------------------------------------------------
+* Follow: A asks to follow B by publishing ``follow=B``. B sees a prompt and allows (B
+  publishes ``follow_ok`` containing A) or declines. Only when B's ``follow_ok`` includes A
+  (or B is presenting) does A's camera track B's camera. B sees "Being followed by A" with
+  a Stop button; stopping removes A from ``follow_ok``. A stops by publishing
+  ``follow=None`` — also automatically when A moves the camera, or when B leaves.
+* Present: a presenter publishes ``present=True``, which counts as consent for everyone;
+  others get a non-modal "B is presenting — Follow?" prompt and decide for themselves.
+* B forgets consent it gave as soon as A no longer asks, so a later request prompts again.
+
+Camera updates are coalesced here (at most one every ``CAMERA_INTERVAL_MS``); the client
+coalesces presence again to ≤ 30 Hz on the wire.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from twin_app.qt.bridge import ClientLike
+from twin_app.qt.notify import NotificationArea
+
+log = logging.getLogger(__name__)
+CAMERA_INTERVAL_MS = 80
+
+
+def _same_camera(a: Sequence[float] | None, b: Sequence[float] | None, tol: float = 1e-4) -> bool:
+    if a is None or b is None or len(a) != len(b):
+        return False
+    scale = max(1.0, *(abs(x) for x in a))
+    # Position and focal point only: the view-up may be re-orthogonalised by the renderer.
+    return all(math.isclose(x, y, abs_tol=tol * scale) for x, y in zip(a[:6], b[:6], strict=True))
+
+
+class PresenceController(QObject):
+    """Keeps presence in step between the client, the viewport and the UI."""
+
+    sig_changed = Signal()  # people list / follow state changed: refresh the UI
+
+    def __init__(self, client: ClientLike, viewport: Any, notes: NotificationArea,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.viewport = viewport
+        self.notes = notes
+        self.following: str | None = None  # session I asked to follow
+        self.allowed: set[str] = set()  # sessions I let follow me
+        self.declined: set[str] = set()
+        self.presenting = False
+        self.dismissed_presenters: set[str] = set()
+        self._drawn: set[str] = set()
+        self._applied_camera: tuple[float, ...] | None = None
+        self._camera: tuple[float, ...] | None = None
+        self._camera_timer = QTimer(self)
+        self._camera_timer.setSingleShot(True)
+        self._camera_timer.setInterval(CAMERA_INTERVAL_MS)
+        self._camera_timer.timeout.connect(self._flush_camera)
+
+    # -- what I publish ------------------------------------------------------------------
+    def publish_selection(self, ids: Sequence[str]) -> None:
+        """Tell others what I have selected."""
+        self.client.set_presence(selection=list(ids))
+
+    def on_camera_changed(self, camera: Sequence[float]) -> None:
+        """My camera moved (viewport signal): publish it, throttled; a manual move while
+        following stops following."""
+        cam = tuple(float(c) for c in camera)
+        if self.following is not None and self.active_target() is not None \
+                and self._applied_camera is not None and not _same_camera(cam, self._applied_camera):
+            name = self._name(self.following)
+            self.stop_following()
+            self.notes.notify(f"You moved the view: stopped following {name}.", timeout_ms=3000)
+        self._camera = cam
+        if not self._camera_timer.isActive():
+            self._camera_timer.start()
+
+    def _flush_camera(self) -> None:
+        if self._camera is not None:
+            self.client.set_presence(camera=list(self._camera))
+
+    def _publish_follow_ok(self) -> None:
+        self.client.set_presence(follow_ok=sorted(self.allowed))
+
+    # -- intents from the UI ---------------------------------------------------------------
+    def follow(self, session: str) -> None:
+        """Ask to follow ``session``'s view."""
+        if session == self.client.session or session not in self.client.peers:
+            return
+        self.following = session
+        self._applied_camera = None
+        self.dismissed_presenters.discard(session)
+        self.client.set_presence(follow=session)
+        if self.active_target() is None:
+            self.notes.notify(f"Asked {self._name(session)} to let you follow their view…",
+                              timeout_ms=4000)
+        self.on_peers()
+
+    def stop_following(self) -> None:
+        """Stop following whoever I follow."""
+        if self.following is None:
+            return
+        self.notes.dismiss(f"present:{self.following}")
+        self.following = None
+        self._applied_camera = None
+        self.client.set_presence(follow="")
+        self.sig_changed.emit()
+
+    def allow(self, session: str) -> None:
+        """Let ``session`` follow my view."""
+        self.declined.discard(session)
+        self.allowed.add(session)
+        self._publish_follow_ok()
+        self.notes.dismiss(f"follow-req:{session}")
+        self.sig_changed.emit()
+
+    def decline(self, session: str) -> None:
+        """Refuse ``session``'s request to follow me (until they ask again)."""
+        self.declined.add(session)
+        self.allowed.discard(session)
+        self._publish_follow_ok()
+        self.notes.dismiss(f"follow-req:{session}")
+        self.sig_changed.emit()
+
+    def stop_followers(self) -> None:
+        """Withdraw consent from everyone following me (and stop presenting)."""
+        for s in self.followers():
+            self.declined.add(s)
+        self.allowed.clear()
+        self._publish_follow_ok()
+        if self.presenting:
+            self.set_presenting(False)
+        self.sig_changed.emit()
+
+    def set_presenting(self, on: bool) -> None:
+        """Start or stop presenting (inviting everyone to follow)."""
+        self.presenting = on
+        self.client.set_presence(present=on)
+        self.sig_changed.emit()
+
+    def jump_to(self, session: str) -> None:
+        """Move my camera to ``session``'s view once (no follow)."""
+        peer = self.client.peers.get(session)
+        cam = getattr(peer, "camera", None)
+        if cam:
+            self.viewport.set_camera(tuple(cam))
+
+    # -- state ------------------------------------------------------------------------------
+    def _name(self, session: str) -> str:
+        peer = self.client.peers.get(session)
+        return str(getattr(peer, "name", "") or "someone")
+
+    def requesters(self) -> list[str]:
+        """Sessions asking to follow me."""
+        me = self.client.session
+        return [s for s, p in self.client.peers.items()
+                if me and getattr(p, "follow", None) == me]
+
+    def followers(self) -> list[str]:
+        """Sessions actually following me (asked and allowed, or I am presenting)."""
+        return [s for s in self.requesters() if s in self.allowed or self.presenting]
+
+    def active_target(self) -> Any:
+        """The peer whose camera I mirror now, or ``None`` (not following, or no consent)."""
+        if self.following is None:
+            return None
+        peer = self.client.peers.get(self.following)
+        if peer is None:
+            return None
+        ok = getattr(peer, "follow_ok", None) or ()
+        if self.client.session in ok or getattr(peer, "present", False):
+            return peer
+        return None
+
+    def statuses(self) -> dict[str, str]:
+        """Status text per session for the People panel (``""`` = me)."""
+        out: dict[str, str] = {}
+        for s, p in self.client.peers.items():
+            bits = []
+            if getattr(p, "present", False):
+                bits.append("presenting")
+            if s == self.following:
+                bits.append("you follow" if self.active_target() is not None else "asked to follow")
+            if s in self.followers():
+                bits.append("follows you")
+            elif s in self.requesters():
+                bits.append("asks to follow you")
+            out[s] = ", ".join(bits)
+        out[""] = "presenting" if self.presenting else ""
+        return out
+
+    # -- inbound ----------------------------------------------------------------------------
+    def on_peers(self) -> None:
+        """Peers changed: redraw them, handle follow requests, presenters and following."""
+        peers = self.client.peers
+        visual = getattr(self.viewport, "visual", None)
+        if visual is not None:
+            for s, p in peers.items():
+                try:
+                    visual.set_peer(s, getattr(p, "name", ""), getattr(p, "color", None),
+                                    list(getattr(p, "selection", None) or ()),
+                                    getattr(p, "camera", None))
+                except (TypeError, ValueError):
+                    log.exception("cannot draw peer %s", s)
+            for s in self._drawn - set(peers):
+                visual.remove_peer(s)
+            self._drawn = set(peers)
+        self._handle_requests()
+        self._handle_presenters()
+        self._handle_following()
+        self.sig_changed.emit()
+
+    def _handle_requests(self) -> None:
+        asking = set(self.requesters())
+        changed = False
+        for s in list(self.allowed):
+            if s not in asking:
+                self.allowed.discard(s)
+                changed = True
+        self.declined &= asking
+        for s in asking - self.allowed - self.declined:
+            if self.presenting:
+                continue
+            key = f"follow-req:{s}"
+            if key not in self.notes.toasts:
+                self.notes.notify(
+                    f"{self._name(s)} asks to follow your view.", "info",
+                    actions=[("Allow", lambda s=s: self.allow(s)),
+                             ("Decline", lambda s=s: self.decline(s))],
+                    timeout_ms=0, key=key)
+        for key in [k for k in self.notes.toasts if k.startswith("follow-req:")]:
+            if key.split(":", 1)[1] not in asking:
+                self.notes.dismiss(key)
+        if changed:
+            self._publish_follow_ok()
+
+    def _handle_presenters(self) -> None:
+        for s, p in self.client.peers.items():
+            key = f"present:{s}"
+            if getattr(p, "present", False):
+                if s != self.following and s not in self.dismissed_presenters \
+                        and key not in self.notes.toasts:
+                    self.notes.notify(
+                        f"{self._name(s)} is presenting — follow?", "info",
+                        actions=[("Follow", lambda s=s: self.follow(s)),
+                                 ("Dismiss", lambda s=s: self.dismissed_presenters.add(s))],
+                        timeout_ms=0, key=key)
+            else:
+                self.dismissed_presenters.discard(s)
+                self.notes.dismiss(key)
+        for key in [k for k in self.notes.toasts if k.startswith("present:")]:
+            if key.split(":", 1)[1] not in self.client.peers:
+                self.notes.dismiss(key)
+
+    def _handle_following(self) -> None:
+        if self.following is None:
+            return
+        if self.following not in self.client.peers:
+            self.notes.notify("The person you followed has left.", timeout_ms=4000)
+            self.stop_following()
+            return
+        target = self.active_target()
+        if target is None:
+            return
+        cam = getattr(target, "camera", None)
+        if cam and not _same_camera(tuple(cam), self._applied_camera):
+            self._applied_camera = tuple(float(c) for c in cam)
+            self.viewport.set_camera(self._applied_camera)
