@@ -19,7 +19,7 @@ Design notes
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,8 @@ SIGNATURE = b"TW"
 VERSION = 1
 HEADER = struct.Struct(">2sBB")
 
-MAX_HEADER_FRAME = 8 * 1024 * 1024
+MAX_HEADER_FRAME = 8 * 1024 * 1024  # what a server accepts from a client
+MAX_SERVER_FRAME = 512 * 1024 * 1024  # what a client accepts from its server (snapshots)
 MAX_BLOB = 4 * 1024 * 1024
 MAX_BLOBS = 4096
 
@@ -52,13 +53,14 @@ ASSET_MISSING = 21
 ASSET_PUT = 22
 ASSET_GET = 23
 ASSET_DATA = 24
+ASSET_ACK = 25
 
 NAMES = {
     HELLO: "HELLO", WELCOME: "WELCOME", JOIN: "JOIN", SNAPSHOT: "SNAPSHOT",
     SUBMIT: "SUBMIT", ACK: "ACK", NACK: "NACK", OPS: "OPS", CATCHUP: "CATCHUP",
     PRESENCE: "PRESENCE", HEARTBEAT: "HEARTBEAT", ERROR: "ERROR", BYE: "BYE",
     ASSET_HAVE: "ASSET_HAVE", ASSET_MISSING: "ASSET_MISSING", ASSET_PUT: "ASSET_PUT",
-    ASSET_GET: "ASSET_GET", ASSET_DATA: "ASSET_DATA",
+    ASSET_GET: "ASSET_GET", ASSET_DATA: "ASSET_DATA", ASSET_ACK: "ASSET_ACK",
 }
 
 # Error / nack codes (stable strings; see docs/protocol.md).
@@ -73,6 +75,10 @@ E_NOT_JOINED = "not_joined"
 E_NO_SESSION = "no_session"
 E_RATE = "rate_limited"
 E_BAD_ROUTING_ID = "bad_routing_id"
+E_NO_ROOM = "no_such_room"
+E_STORAGE = "storage_unavailable"
+E_INTERNAL = "internal"
+E_ASSET = "asset_error"
 
 
 class ProtocolError(ValueError):
@@ -155,6 +161,7 @@ SCHEMAS: dict[int, dict[str, tuple[Check, bool]]] = {
     SNAPSHOT: {
         "room": (_str(64), True), "epoch": (_uint, True), "seq": (_uint, True),
         "hash": (_HASH, True), "nodes": (_uint, True), "chunks": (_uint, True),
+        "ops": (_list(_any, 1 << 24), True),
     },
     SUBMIT: {"cseq": (_uint, True), "op": (lambda v: isinstance(v, list), True)},
     ACK: {"cseq": (_uint, True), "seq": (_opt(_uint), True), "dup": (_bool, False)},
@@ -173,22 +180,22 @@ SCHEMAS: dict[int, dict[str, tuple[Check, bool]]] = {
     },
     HEARTBEAT: {
         "t": (_num, False), "epoch": (_uint, False), "head_seq": (_uint, False),
+        "rtt_ms": (_num, False), "storage_error": (_opt(_str(1024)), False),
         "durable_seq": (_uint, False), "hash": (_HASH, False), "hash_seq": (_uint, False),
     },
     ERROR: {"code": (_str(64), True), "reason": (_str(1024), True)},
     BYE: {},
     ASSET_HAVE: {"hashes": (_list(_HASH, 10_000), True)},
-    ASSET_MISSING: {"hashes": (_list(_HASH, 10_000), True)},
+    ASSET_MISSING: {"hashes": (_list(_HASH, 10_000), True), "offsets": (_list(_uint, 10_000), True)},
     ASSET_PUT: {
         "hash": (_HASH, True), "size": (_uint, True), "offset": (_uint, True),
     },
-    ASSET_GET: {
-        "hash": (_HASH, True), "offset": (_uint, True), "credit": (_uint, False),
-    },
+    ASSET_GET: {"hash": (_HASH, True), "offset": (_uint, True)},
     ASSET_DATA: {
         "hash": (_HASH, True), "size": (_uint, True), "offset": (_uint, True),
         "error": (_str(256), False),
     },
+    ASSET_ACK: {"hash": (_HASH, True), "offset": (_uint, True), "error": (_str(256), False)},
 }
 
 
@@ -213,14 +220,38 @@ def _no_ext(code: int, data: bytes) -> Any:
     raise ProtocolError(E_BAD_BODY, "msgpack extension types are not allowed")
 
 
+# msgpack decodes extension type -1 (timestamp) itself without calling ``ext_hook``, so
+# timestamps are caught as they land in their container (one check per list or map).
+def _no_timestamp(values: Iterable[Any]) -> None:
+    for x in values:
+        if type(x) is msgpack.Timestamp:
+            raise ProtocolError(E_BAD_BODY, "msgpack extension types are not allowed")
+
+
+def _no_timestamp_list(items: list[Any]) -> list[Any]:
+    _no_timestamp(items)
+    return items
+
+
+def _no_timestamp_map(items: dict[Any, Any]) -> dict[Any, Any]:
+    _no_timestamp(items.values())
+    return items
+
+
 def encode(msg_type: int, body: dict[str, Any], blobs: Sequence[bytes] = ()) -> list[bytes]:
     """Return the frames of a message (header+body frame, then the blobs)."""
     head = HEADER.pack(SIGNATURE, VERSION, msg_type) + msgpack.packb(body, use_bin_type=True)
     return [head, *blobs]
 
 
-def decode(frames: Sequence[bytes], max_header: int = MAX_HEADER_FRAME) -> Message:
-    """Decode and validate the frames of one message. Raises ``ProtocolError``."""
+def decode(
+    frames: Sequence[bytes], max_header: int = MAX_HEADER_FRAME, max_blob: int = MAX_BLOB
+) -> Message:
+    """Decode and validate the frames of one message. Raises ``ProtocolError``.
+
+    ``max_header`` and ``max_blob`` bound the body frame and each binary frame; a server
+    uses the defaults for client messages, a client accepts larger frames from its server.
+    """
     if not frames:
         raise ProtocolError(E_BAD_FRAME, "empty message")
     head = frames[0]
@@ -228,8 +259,8 @@ def decode(frames: Sequence[bytes], max_header: int = MAX_HEADER_FRAME) -> Messa
         raise ProtocolError(E_BAD_FRAME, "frame too short for the header")
     if len(head) > max_header:
         raise ProtocolError(E_TOO_LARGE, f"message body larger than {max_header} bytes")
-    if len(frames) - 1 > MAX_BLOBS or any(len(b) > MAX_BLOB for b in frames[1:]):
-        raise ProtocolError(E_TOO_LARGE, f"too many or too large binary frames (max {MAX_BLOB} B)")
+    if len(frames) - 1 > MAX_BLOBS or any(len(b) > max_blob for b in frames[1:]):
+        raise ProtocolError(E_TOO_LARGE, f"too many or too large binary frames (max {max_blob} B)")
     sig, version, msg_type = HEADER.unpack_from(head)
     if sig != SIGNATURE:
         raise ProtocolError(E_BAD_FRAME, "bad signature (not a Twinroom message)")
@@ -241,6 +272,7 @@ def decode(frames: Sequence[bytes], max_header: int = MAX_HEADER_FRAME) -> Messa
         body = msgpack.unpackb(
             memoryview(head)[HEADER.size:], raw=False, use_list=True,
             strict_map_key=True, ext_hook=_no_ext,
+            list_hook=_no_timestamp_list, object_hook=_no_timestamp_map,
         )
     except ProtocolError:
         raise

@@ -114,27 +114,41 @@ class ClientStore:
 
     # -- server messages ---------------------------------------------------------------
     def remote(self, seq: int, client_id: str, cseq: int, op: Op) -> ChangeSet:
-        """Apply a sequenced op from the server (ours or someone else's)."""
+        """Apply one sequenced op from the server (ours or someone else's)."""
+        return self.remote_many([(seq, client_id, cseq, op)])
+
+    def remote_many(self, entries: list[tuple[int, str, int, Op]]) -> ChangeSet:
+        """Apply consecutive sequenced ops ``(seq, client id, client seq, op)``; one event.
+
+        The pending ops are unwound once for the whole run of remote ops, not per op.
+        """
         changes = ChangeSet()
-        head = self.pending[0] if self.pending else None
-        if client_id == self.client_id and head and head.cseq == cseq and head.inverse is not None:
-            # Our oldest pending op, sequenced: it is already in the document, at the
-            # right place (everything sequenced before it is beneath it).
-            self.pending.pop(0)
-        else:
+        unwound = False
+        for seq, client_id, cseq, op in entries:
             mine = client_id == self.client_id
-            idx = next((i for i, p in enumerate(self.pending) if mine and p.cseq == cseq), None)
-            self._unwind(0, changes)
+            head = self.pending[0] if self.pending else None
+            if not unwound and mine and head and head.cseq == cseq and head.inverse is not None:
+                # Our oldest pending op, sequenced: it is already in the document, at the
+                # right place (everything sequenced before it is beneath it).
+                self.pending.pop(0)
+                self.last_seq = seq
+                continue
+            if not unwound:
+                self._unwind(0, changes)
+                unwound = True
             try:
                 apply(self.doc, op, changes)
             except InvalidOp:
-                # The server applied it to its document; ours must be equal, so this is
-                # divergence: the caller resyncs on the hash check. Keep going.
+                # The server applied it to its copy; ours should be equal, so this means
+                # divergence, which the periodic hash check repairs with a resync.
                 pass
-            if idx is not None:
-                del self.pending[idx]
+            if mine:
+                idx = next((i for i, p in enumerate(self.pending) if p.cseq == cseq), None)
+                if idx is not None:
+                    del self.pending[idx]
+            self.last_seq = seq
+        if unwound:
             self._rewind(0, changes)
-        self.last_seq = seq
         return self._emit(changes)
 
     def reject(self, cseq: int) -> PendingOp | None:

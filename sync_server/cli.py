@@ -1,0 +1,210 @@
+"""``twin-sync``: run the sync server and manage its data.
+
+    twin-sync serve --bind tcp://0.0.0.0:7700 --data DIR [--token VALUE:ROLE] [--curve-secret FILE]
+    twin-sync rooms --data DIR                 list rooms with their head seq and size
+    twin-sync export --data DIR ROOM FILE      write a room (document + meshes) to a .twinroom file
+    twin-sync keygen DIR                       make CurveZMQ key pairs (server + one client)
+    twin-sync token --data DIR --role ROLE     add an access token to DIR/tokens.toml and print it
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sqlite3
+import sys
+import threading
+from pathlib import Path
+
+import zmq.auth
+
+import twin_app
+from sync_server.config import ServerConfig, add_token, load_tokens, parse_grant_arg
+from sync_server.roomlog import connect, read_keyframe, read_ops
+from twin_app.core import roomfile, snapshot
+from twin_app.core.ops import apply
+
+DEMO_PLANT = Path(twin_app.__file__).resolve().parents[1] / "assets" / "demo-plant.twinroom"
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _watch_parent(pid: int, stop: threading.Event, server_stop: object) -> None:
+    # An embedded server must not outlive the app that started it, even if the app was
+    # killed without a chance to stop it.
+    while not stop.wait(1.0):
+        if os.getppid() != pid:
+            logging.getLogger(__name__).warning("parent %d is gone; stopping", pid)
+            server_stop()  # type: ignore[operator]
+            return
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from sync_server.server import Server
+
+    data = Path(args.data)
+    cfg = ServerConfig(data_dir=data, bind=args.bind)
+    cfg.grants.update(load_tokens(data / "tokens.toml"))
+    for text in args.token or []:
+        value, grant = parse_grant_arg(text)
+        cfg.grants[value] = grant
+    if not cfg.grants:
+        _out("twin-sync: no tokens configured; add one with `twin-sync token` or --token VALUE:ROLE")
+        return 2
+    if args.curve_secret:
+        cfg.curve_secret_file = Path(args.curve_secret)
+    if args.curve_allow:
+        cfg.curve_allow_dir = Path(args.curve_allow)
+    for text in args.seed or []:
+        room, _, path = text.partition("=")
+        cfg.seeds[room] = Path(path)
+    if args.demo:
+        cfg.seeds.setdefault("demo", DEMO_PLANT)
+    cfg.hb_ms = args.hb_ms
+    cfg.keyframe_every = args.keyframe_every
+    cfg.limits.ops_per_s = args.ops_per_s
+    cfg.limits.ops_burst = max(args.ops_per_s * 2, cfg.limits.ops_burst)
+    server = Server(cfg)
+    server.install_signal_handlers()
+    stop_watch = threading.Event()
+    if args.parent_pid:
+        threading.Thread(
+            target=_watch_parent, args=(args.parent_pid, stop_watch, server.stop), daemon=True
+        ).start()
+    try:
+        server.open()
+    except (zmq.ZMQError, OSError, ValueError, RuntimeError, roomfile.RoomFileError) as exc:
+        _out(f"twin-sync: cannot start: {exc}")
+        return 1
+    try:
+        server.run(ready=lambda ep: _out(f"twin-sync listening on {ep} epoch {server.epoch}"))
+    finally:
+        stop_watch.set()
+        server.close()
+    return 0
+
+
+def cmd_rooms(args: argparse.Namespace) -> int:
+    rooms = sorted((Path(args.data) / "rooms").glob("*.db"))
+    if not rooms:
+        _out("no rooms")
+    for path in rooms:
+        db = connect(path)
+        try:
+            head = db.execute("SELECT coalesce(max(seq), 0) FROM ops").fetchone()[0]
+            kf = db.execute("SELECT seq, nodes FROM keyframes ORDER BY seq DESC LIMIT 1").fetchone()
+        finally:
+            db.close()
+        nodes = kf[1] if kf else 0
+        _out(f"{path.stem}\tseq {head}\t~{nodes} nodes at keyframe {kf[0] if kf else 0}\t{path.stat().st_size // 1024} KiB")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    data = Path(args.data)
+    path = data / "rooms" / f"{args.room}.db"
+    if not path.exists():
+        _out(f"twin-sync: no room {args.room!r} in {data}")
+        return 1
+    db = connect(path)
+    try:
+        kf = read_keyframe(db)
+        if kf is None:
+            _out("twin-sync: the room has no keyframe")
+            return 1
+        doc = snapshot.decode(kf.chunks)
+        for e in read_ops(db, kf.seq + 1):
+            apply(doc, e.op)
+    except sqlite3.Error as exc:
+        _out(f"twin-sync: cannot read {path}: {exc}")
+        return 1
+    finally:
+        db.close()
+    assets: dict[str, bytes] = {}
+    store = data / "assets"
+    for node in doc.walk():
+        if node.mesh and node.mesh not in assets:
+            blob_path = store / node.mesh[:2] / node.mesh
+            if blob_path.exists():
+                assets[node.mesh] = blob_path.read_bytes()
+    roomfile.write(Path(args.file), doc, assets, args.room)
+    _out(f"exported {args.room}: {len(doc)} nodes, {len(assets)} meshes -> {args.file}")
+    return 0
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    out = Path(args.dir)
+    out.mkdir(parents=True, exist_ok=True)
+    pub, sec = zmq.auth.create_certificates(str(out), args.name)
+    os.chmod(sec, 0o600)
+    public_key, _ = zmq.auth.load_certificate(pub)
+    _out(f"public key file: {pub}\nsecret key file: {sec}\npublic key (give this to clients): {public_key.decode()}")
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    path = Path(args.data) / "tokens.toml"
+    try:
+        value = add_token(path, args.role, args.room, args.label)
+    except ValueError as exc:
+        _out(f"twin-sync: {exc}")
+        return 2
+    _out(value)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``twin-sync``."""
+    p = argparse.ArgumentParser(prog="twin-sync", description="Twinroom sync server")
+    p.add_argument("-v", "--verbose", action="store_true", help="log every session event")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("serve", help="run the server")
+    s.add_argument("--bind", default="tcp://127.0.0.1:7700", help="ZeroMQ endpoint (port * = any free port)")
+    s.add_argument("--data", required=True, help="data directory (rooms, assets, tokens.toml)")
+    s.add_argument("--token", action="append", metavar="VALUE:ROLE[:ROOMS]", help="grant a token (repeatable)")
+    s.add_argument("--curve-secret", metavar="FILE", help="server secret key file: enables CurveZMQ")
+    s.add_argument("--curve-allow", metavar="DIR", help="only these client public keys (default: any key)")
+    s.add_argument("--seed", action="append", metavar="ROOM=FILE", help="create ROOM from a .twinroom file")
+    s.add_argument("--demo", action="store_true", help="create room 'demo' with the demo plant")
+    s.add_argument("--hb-ms", type=int, default=500, help="heartbeat interval")
+    s.add_argument("--keyframe-every", type=int, default=10_000, help="ops between keyframes")
+    s.add_argument("--ops-per-s", type=float, default=5000.0, help="edit rate limit per client")
+    s.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)
+    s.set_defaults(fn=cmd_serve)
+    r = sub.add_parser("rooms", help="list rooms")
+    r.add_argument("--data", required=True)
+    r.set_defaults(fn=cmd_rooms)
+    e = sub.add_parser("export", help="export a room to a .twinroom file")
+    e.add_argument("--data", required=True)
+    e.add_argument("room")
+    e.add_argument("file")
+    e.set_defaults(fn=cmd_export)
+    k = sub.add_parser("keygen", help="make CurveZMQ key pairs")
+    k.add_argument("dir")
+    k.add_argument("--name", default="server")
+    k.set_defaults(fn=cmd_keygen)
+    t = sub.add_parser("token", help="add an access token")
+    t.add_argument("--data", required=True)
+    t.add_argument("--role", required=True)
+    t.add_argument("--room", action="append", help="limit to a room (repeatable; default all)")
+    t.add_argument("--label", default="")
+    t.set_defaults(fn=cmd_token)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``twin-sync``; return the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return int(args.fn(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

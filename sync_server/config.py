@@ -1,0 +1,127 @@
+"""Server configuration: where to listen, where data lives, who may do what, and limits.
+
+Access is by **token**: each token grants one role (owner, designer, instructor, operator,
+viewer) in some rooms (or all). Tokens come from ``<data>/tokens.toml`` (written by
+``twin-sync token``) and from ``--token VALUE:ROLE`` on the command line::
+
+    [[token]]
+    value = "k3F…"          # the secret a client sends in HELLO
+    role = "designer"
+    rooms = ["*"]           # or a list of room names
+    label = "Site B"        # free text, shown in logs
+
+CurveZMQ encryption is enabled by giving the server its secret key file
+(``twin-sync keygen``); clients then need the server's public key.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from twin_app.core.permissions import ROLES
+from twin_app.protocol import MAX_HEADER_FRAME
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a token allows."""
+
+    role: str
+    rooms: frozenset[str] | None = None  # None = every room
+    label: str = ""
+
+    def allows(self, room: str) -> bool:
+        """True if this grant covers ``room``."""
+        return self.rooms is None or room in self.rooms
+
+
+@dataclass
+class Limits:
+    """Per-server limits; every one is enforced with a clear NACK or ERROR."""
+
+    max_message: int = MAX_HEADER_FRAME
+    socket_max_message: int = 32 * 1024 * 1024  # larger frames make ZeroMQ drop the peer
+    ops_per_s: float = 5000.0
+    ops_burst: float = 10000.0
+    max_nodes: int = 1_000_000
+    max_backlog: int = 200_000  # ops accepted but not yet durable before edits are refused
+    max_asset: int = 512 * 1024 * 1024
+    edit_credit: int = 256
+    presence_hz: float = 30.0
+
+
+@dataclass
+class ServerConfig:
+    """Everything ``Server`` needs to run."""
+
+    data_dir: Path
+    bind: str = "tcp://127.0.0.1:7700"
+    grants: dict[str, Grant] = field(default_factory=dict)
+    curve_secret_file: Path | None = None
+    curve_allow_dir: Path | None = None  # allowed client public keys; None = any key
+    limits: Limits = field(default_factory=Limits)
+    hb_ms: int = 500
+    session_timeout_s: float = 10.0
+    keyframe_every: int = 10_000
+    ring_size: int = 100_000
+    seeds: dict[str, Path] = field(default_factory=dict)  # room -> room file for a new room
+
+    @property
+    def rooms_dir(self) -> Path:
+        """Directory of the per-room SQLite logs."""
+        return self.data_dir / "rooms"
+
+    @property
+    def assets_dir(self) -> Path:
+        """Directory of the content-addressed asset store."""
+        return self.data_dir / "assets"
+
+
+def parse_grant_arg(text: str) -> tuple[str, Grant]:
+    """Parse ``VALUE:ROLE[:room1,room2]`` from the command line."""
+    parts = text.split(":")
+    if len(parts) not in (2, 3) or not parts[0]:
+        raise ValueError(f"--token wants VALUE:ROLE[:ROOM,…], got {text!r}")
+    role = parts[1]
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r} (one of {', '.join(ROLES)})")
+    rooms = frozenset(parts[2].split(",")) if len(parts) == 3 and parts[2] != "*" else None
+    return parts[0], Grant(role, rooms)
+
+
+def load_tokens(path: Path) -> dict[str, Grant]:
+    """Read a tokens.toml file (missing file = no tokens). Raises ``ValueError``."""
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+    grants: dict[str, Grant] = {}
+    for entry in data.get("token", []):
+        value, role = entry.get("value"), entry.get("role")
+        if not isinstance(value, str) or role not in ROLES:
+            raise ValueError(f"{path}: each [[token]] needs a value and a role in {ROLES}")
+        rooms = entry.get("rooms", ["*"])
+        grants[value] = Grant(role, None if "*" in rooms else frozenset(rooms), entry.get("label", ""))
+    return grants
+
+
+def add_token(path: Path, role: str, rooms: list[str] | None, label: str = "") -> str:
+    """Create a new random token with ``role`` in ``rooms`` (None = all), append it, return it."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r} (one of {', '.join(ROLES)})")
+    value = secrets.token_urlsafe(18)
+    room_list = ", ".join(json.dumps(r) for r in (rooms or ["*"]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(
+            f"\n[[token]]\nvalue = {json.dumps(value)}\nrole = {json.dumps(role)}\n"
+            f"rooms = [{room_list}]\nlabel = {json.dumps(label)}\n"
+        )
+    path.chmod(0o600)
+    return value

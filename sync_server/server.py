@@ -1,0 +1,688 @@
+"""The sync server: one ROUTER endpoint, many rooms, one event loop.
+
+Design notes
+------------
+* **One port.** Every message — hello, join, snapshot, edits, acks, the sequenced op
+  stream, presence, heartbeats, asset chunks — travels over one ROUTER socket (CurveZMQ
+  optional). A snapshot and the ops after it therefore reach a client over one ordered
+  connection, which removes the Clone pattern's subscribe/snapshot race by construction;
+  clients still detect gaps (a send to a full pipe is dropped) and repair them from the
+  ring buffer. Fan-out costs ~1.6 µs per recipient in Python; ops are batched per loop turn,
+  so a room of 50 clients costs ~80 µs per batch, not per op.
+* **The loop never blocks.** All sends are ``NOBLOCK`` with ``ROUTER_MANDATORY``: a full
+  pipe (a slow or frozen client) drops that client's message (it repairs the gap later),
+  an unknown peer ends its session. Disk writes happen in each room's writer thread
+  (``RoomLog``); its events come back through a self-pipe registered in the poller.
+* **Order of an edit:** validate with the shared reducer → assign the room's next seq →
+  apply → queue for the durable log → broadcast to the room → ACK the author once the writer
+  reports it durable. Publishing ahead of durability is safe: after a crash the server
+  starts with a new epoch, every client re-snapshots, and clients resend every edit that
+  was not acknowledged (idempotent by client id + client seq), so nothing acked is lost and
+  everyone converges.
+* **Hostile input** is decoded only after size checks, validated against a schema, and
+  answered with an ERROR or NACK; a handler that raises anyway is caught, logged and
+  answered with ``internal`` — the loop itself never dies on input.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import signal
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import zmq
+import zmq.auth
+from zmq.auth.thread import ThreadAuthenticator
+
+from sync_server.assets import CHUNK, AssetError, AssetStore
+from sync_server.config import Grant, ServerConfig
+from sync_server.roomlog import Entry, Keyframe, RoomLog
+from twin_app import __version__, protocol
+from twin_app.core import roomfile, snapshot
+from twin_app.core.errors import InvalidOp
+from twin_app.core.ops import apply, count_ops, op_from_wire
+from twin_app.core.permissions import EDIT_ALL, refusal
+from twin_app.protocol import Message, ProtocolError
+
+log = logging.getLogger(__name__)
+
+ROOM_RE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+ZAP_DOMAIN = "twinroom"
+OPS_PER_MESSAGE = 5000
+RECENT_CSEQS = 100_000
+PRESENCE_KEYS = ("selection", "camera", "status", "follow", "follow_ok", "present")
+
+
+@dataclass
+class Session:
+    """One connected client (one ROUTER peer)."""
+
+    rid: bytes
+    id: str
+    client_id: str
+    name: str
+    color: list[float] | None
+    grant: Grant
+    last_seen: float
+    tokens: float
+    tokens_t: float
+    room: Room | None = None
+    presence: dict[str, Any] = field(default_factory=dict)
+    rtt_ms: float | None = None
+    seq: int = 0
+
+    def record(self) -> dict[str, Any]:
+        """The peer record other members receive in PRESENCE."""
+        rec: dict[str, Any] = {
+            "session": self.id, "client_id": self.client_id, "name": self.name,
+            "role": self.grant.role, "color": self.color, "rtt_ms": self.rtt_ms,
+            "behind": max(0, self.room.head - self.seq) if self.room else 0,
+        }
+        rec.update(self.presence)
+        return rec
+
+
+class Room:
+    """A room's live state in the loop thread; its durable state is ``log``."""
+
+    def __init__(self, name: str, rlog: RoomLog, cfg: ServerConfig, seed: Any = None) -> None:
+        self.name = name
+        self.log = rlog
+        rec = rlog.load(seed)
+        self.doc = rec.doc
+        self.head = rec.head_seq
+        self.durable = rec.head_seq
+        self.keyframe: Keyframe = rec.keyframe
+        self.ring: deque[Entry] = deque(rec.tail[-cfg.ring_size:], maxlen=cfg.ring_size)
+        self.last_cseq = {cid: cseq for cid, (cseq, _seq) in rec.clients.items()}
+        self.recent: OrderedDict[tuple[str, int], int] = OrderedDict()
+        self.members: dict[bytes, Session] = {}
+        self.outbox: list[Entry] = []
+        self.acks: deque[tuple[int, bytes, int]] = deque()
+        self.presence_dirty: set[bytes] = set()
+        self.left: list[str] = []
+        self.storage_error: str | None = None
+        rlog.start()
+
+    def ring_covers(self, first: int) -> bool:
+        """True if every op from ``first`` to the head is in the ring buffer."""
+        if first > self.head:
+            return True
+        return bool(self.ring) and self.ring[0].seq <= first
+
+    def ring_from(self, first: int) -> Iterable[Entry]:
+        """Ring entries with seq >= ``first`` (caller checked ``ring_covers``)."""
+        if not self.ring or first > self.head:
+            return ()
+        return islice(self.ring, max(0, first - self.ring[0].seq), None)
+
+
+class Server:
+    """The sync server. ``run()`` blocks until ``stop()`` (thread- and signal-safe)."""
+
+    def __init__(self, cfg: ServerConfig) -> None:
+        self.cfg = cfg
+        self.epoch = secrets.randbits(63)
+        self.rooms: dict[str, Room] = {}
+        self.sessions: dict[bytes, Session] = {}
+        self.assets = AssetStore(cfg.assets_dir, cfg.limits.max_asset)
+        self.endpoint = ""
+        self.stats = {"messages": 0, "rejected": 0, "errors": 0}
+        self._events: deque[tuple[str, str, Any]] = deque()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._running = False
+        self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
+        self._router: zmq.Socket[bytes] | None = None
+        self._auth: ThreadAuthenticator | None = None
+        self._bad_peers: OrderedDict[bytes, int] = OrderedDict()
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def open(self) -> str:
+        """Load existing rooms, bind the socket and return the bound endpoint."""
+        cfg = self.cfg
+        cfg.rooms_dir.mkdir(parents=True, exist_ok=True)
+        for path in sorted(cfg.rooms_dir.glob("*.db")):
+            self._open_room(path.stem)
+        for name in cfg.seeds:
+            if ROOM_RE.fullmatch(name):
+                self._open_room(name)
+        ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context(io_threads=1)
+        self._ctx = ctx
+        router = ctx.socket(zmq.ROUTER)
+        router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        router.setsockopt(zmq.MAXMSGSIZE, cfg.limits.socket_max_message)
+        router.setsockopt(zmq.SNDHWM, 5000)
+        router.setsockopt(zmq.RCVHWM, 5000)
+        router.setsockopt(zmq.LINGER, 200)
+        router.setsockopt(zmq.HEARTBEAT_IVL, 1000)
+        router.setsockopt(zmq.HEARTBEAT_TIMEOUT, 5000)
+        if cfg.curve_secret_file is not None:
+            self._setup_curve(ctx, router, cfg.curve_secret_file, cfg.curve_allow_dir)
+        router.bind(cfg.bind)
+        self._router = router
+        self.endpoint = router.getsockopt(zmq.LAST_ENDPOINT).decode()
+        return self.endpoint
+
+    def _setup_curve(
+        self, ctx: zmq.Context[zmq.Socket[bytes]], sock: zmq.Socket[bytes],
+        secret_file: Path, allow_dir: Path | None,
+    ) -> None:
+        # The authenticator must run before bind: a CURVE socket with no ZAP handler
+        # accepts any client key. The socket's ZAP domain must match the configured one
+        # (pyzmq's '*' only covers an empty domain).
+        public, secret = zmq.auth.load_certificate(str(secret_file))
+        if secret is None:
+            raise ValueError(f"{secret_file} holds no secret key")
+        auth = ThreadAuthenticator(ctx, log=logging.getLogger("sync_server.zap"))
+        auth.start()
+        if allow_dir is None:
+            auth.configure_curve(domain=ZAP_DOMAIN, location=zmq.auth.CURVE_ALLOW_ANY)
+        else:
+            auth.configure_curve(domain=ZAP_DOMAIN, location=str(allow_dir))
+        if not auth.is_alive():
+            raise RuntimeError("the ZAP authenticator did not start; refusing to serve CURVE")
+        self._auth = auth
+        sock.setsockopt(zmq.CURVE_SERVER, 1)
+        sock.setsockopt(zmq.CURVE_SECRETKEY, secret)
+        sock.setsockopt(zmq.CURVE_PUBLICKEY, public)
+        sock.setsockopt(zmq.ZAP_DOMAIN, ZAP_DOMAIN.encode())
+
+    def stop(self) -> None:
+        """Ask the loop to finish (safe from any thread or a signal handler)."""
+        self._running = False
+        self._wake()
+
+    def install_signal_handlers(self) -> None:
+        """Stop cleanly on SIGINT/SIGTERM."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: self.stop())
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"!")
+        except BlockingIOError:
+            pass  # the pipe is full: the loop is awake anyway
+
+    def _post(self, room: str, kind: str, value: Any) -> None:
+        # Called from writer threads: deque.append is atomic.
+        self._events.append((room, kind, value))
+        self._wake()
+
+    def close(self) -> None:
+        """Flush room logs and release sockets (after ``run`` returned)."""
+        for room in self.rooms.values():
+            room.log.close()
+        if self._router is not None:
+            self._router.close(linger=200)
+        if self._auth is not None:
+            self._auth.stop()
+        if self._ctx is not None:
+            self._ctx.term()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+    # -- rooms -------------------------------------------------------------------------
+    def _open_room(self, name: str) -> Room:
+        room = self.rooms.get(name)
+        if room is not None:
+            return room
+        path = self.cfg.rooms_dir / f"{name}.db"
+        seed = None
+        if not path.exists() and name in self.cfg.seeds:
+            doc, blobs = roomfile.read(self.cfg.seeds[name])
+            for digest, blob in blobs.items():
+                self.assets.put(digest, blob)
+            seed = doc
+        rlog = RoomLog(
+            path, lambda kind, value, n=name: self._post(n, kind, value), self.cfg.keyframe_every
+        )
+        room = Room(name, rlog, self.cfg, seed)
+        self.rooms[name] = room
+        log.info("room %s: loaded at seq %d (%d nodes)", name, room.head, len(room.doc))
+        return room
+
+    # -- the loop ------------------------------------------------------------------------
+    def run(self, ready: Callable[[str], None] | None = None) -> None:
+        """Serve until ``stop()``. ``ready(endpoint)`` is called once listening."""
+        if self._router is None:
+            self.open()
+        router = self._router
+        assert router is not None
+        poller = zmq.Poller()
+        poller.register(router, zmq.POLLIN)
+        poller.register(self._wake_r, zmq.POLLIN)
+        self._running = True
+        if ready:
+            ready(self.endpoint)
+        hb_every = self.cfg.hb_ms / 1000.0
+        presence_every = 1.0 / self.cfg.limits.presence_hz
+        next_hb = next_presence = time.monotonic()
+        while self._running:
+            now = time.monotonic()
+            timeout = max(0.0, min(next_hb, next_presence) - now)
+            events = dict(poller.poll(timeout * 1000.0))
+            if router in events:
+                self._drain(router)
+            if self._wake_r in events:
+                try:
+                    while os.read(self._wake_r, 4096):
+                        pass
+                except BlockingIOError:
+                    pass
+            if self._events:
+                self._writer_events()
+            self._flush()
+            now = time.monotonic()
+            if now >= next_presence:
+                self._flush_presence()
+                next_presence = now + presence_every
+            if now >= next_hb:
+                self._heartbeats(now)
+                next_hb = now + hb_every
+
+    def _drain(self, router: zmq.Socket[bytes]) -> None:
+        # Drain a bounded number of messages per turn, so broadcasts batch naturally
+        # under load and timers still run.
+        for _ in range(2000):
+            try:
+                frames = router.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self.stats["messages"] += 1
+            try:
+                self._on_message(frames)
+            except Exception:  # the last line of defence: never die on input
+                self.stats["errors"] += 1
+                log.exception("internal error handling a message; peer answered, loop continues")
+                self._send(frames[0], protocol.ERROR, {"code": protocol.E_INTERNAL, "reason": "internal server error"})
+
+    def _refuse(self, rid: bytes, code: str, reason: str) -> None:
+        self.stats["rejected"] += 1
+        n = self._bad_peers.get(rid, 0) + 1
+        self._bad_peers[rid] = n
+        self._bad_peers.move_to_end(rid)
+        while len(self._bad_peers) > 1000:
+            self._bad_peers.popitem(last=False)
+        if n <= 5 or n % 1000 == 0:
+            log.warning("refused message from peer %s (%d so far): %s: %s", rid.hex(), n, code, reason)
+        self._send(rid, protocol.ERROR, {"code": code, "reason": reason})
+
+    def _on_message(self, frames: list[bytes]) -> None:
+        rid = frames[0]
+        if not rid or rid[0] != 0:
+            # libzmq-generated routing ids start with a zero byte; anything else was
+            # chosen by the client and could impersonate another peer.
+            self._refuse(rid, protocol.E_BAD_ROUTING_ID, "client-chosen routing ids are not allowed")
+            return
+        try:
+            msg = protocol.decode(frames[1:], self.cfg.limits.max_message)
+        except ProtocolError as exc:
+            self._refuse(rid, exc.code, str(exc))
+            return
+        session = self.sessions.get(rid)
+        now = time.monotonic()
+        if msg.type == protocol.HELLO:
+            self._on_hello(rid, msg, now)
+            return
+        if session is None:
+            self._refuse(rid, protocol.E_NO_SESSION, "send HELLO first")
+            return
+        session.last_seen = now
+        handler = self._handlers.get(msg.type)
+        if handler is None:
+            self._refuse(rid, protocol.E_UNKNOWN_TYPE, f"{msg.name} is not a client message")
+            return
+        handler(self, session, msg)
+
+    # -- handlers ------------------------------------------------------------------------
+    def _on_hello(self, rid: bytes, msg: Message, now: float) -> None:
+        body = msg.body
+        grant = self.cfg.grants.get(body["token"])
+        if grant is None:
+            self._refuse(rid, protocol.E_AUTH, "unknown token")
+            return
+        old = self.sessions.pop(rid, None)
+        if old is not None:
+            self._leave(old)
+        session = Session(
+            rid, secrets.token_hex(6), body["client_id"], body["name"] or "anonymous",
+            body.get("color"), grant, now, self.cfg.limits.ops_burst, now,
+        )
+        self.sessions[rid] = session
+        lim = self.cfg.limits
+        self._send(rid, protocol.WELCOME, {
+            "session": session.id, "epoch": self.epoch, "role": grant.role,
+            "hb_ms": self.cfg.hb_ms, "server": f"twinroom/{__version__}",
+            "limits": {
+                "max_message": lim.max_message, "ops_per_s": lim.ops_per_s,
+                "edit_credit": lim.edit_credit, "max_nodes": lim.max_nodes,
+                "presence_hz": lim.presence_hz, "chunk": CHUNK,
+            },
+        })
+        log.info("session %s: %s (%s) connected", session.id, session.name, grant.role)
+
+    def _on_join(self, session: Session, msg: Message) -> None:
+        name = msg.body["room"]
+        if not ROOM_RE.fullmatch(name):
+            self._refuse(session.rid, protocol.E_BAD_BODY, "room names are 1–64 of A–Z a–z 0–9 _ . -")
+            return
+        if not session.grant.allows(name):
+            self._refuse(session.rid, protocol.E_FORBIDDEN, f"your token does not grant room {name!r}")
+            return
+        room = self.rooms.get(name)
+        if room is None:
+            if session.grant.role not in EDIT_ALL:
+                self._refuse(session.rid, protocol.E_NO_ROOM, f"room {name!r} does not exist")
+                return
+            room = self._open_room(name)
+        if session.room is not None:
+            self._leave(session)
+        session.room = room
+        session.seq = room.head
+        room.members[session.rid] = session
+        self._send_snapshot(session)
+        self._send(session.rid, protocol.PRESENCE, {
+            "peers": [s.record() for s in room.members.values()], "left": [],
+        })
+        room.presence_dirty.add(session.rid)
+
+    def _send_snapshot(self, session: Session) -> None:
+        room = session.room
+        assert room is not None
+        kf = room.keyframe
+        if not room.ring_covers(kf.seq + 1):
+            # The writer's keyframe lags more than the ring holds (e.g. a stalled disk):
+            # encode the loop's document now. Rare and slower, but always exact.
+            kf = Keyframe(room.head, room.doc.hash(), len(room.doc), snapshot.encode(room.doc))
+        # The keyframe plus the ops after it, in one message: the client rebuilds the room
+        # exactly at the head and the live stream continues from head + 1.
+        tail = [[e.client_id, e.cseq, e.wire] for e in room.ring_from(kf.seq + 1)]
+        self._send(session.rid, protocol.SNAPSHOT, {
+            "room": room.name, "epoch": self.epoch, "seq": kf.seq, "hash": kf.hash,
+            "nodes": kf.nodes, "chunks": len(kf.chunks), "ops": tail,
+        }, kf.chunks)
+
+    def _send_ops(self, rid: bytes, entries: list[Entry]) -> None:
+        for i in range(0, len(entries), OPS_PER_MESSAGE):
+            part = entries[i:i + OPS_PER_MESSAGE]
+            self._send(rid, protocol.OPS, {
+                "epoch": self.epoch, "first_seq": part[0].seq,
+                "ops": [[e.client_id, e.cseq, e.wire] for e in part],
+            })
+
+    def _on_submit(self, session: Session, msg: Message) -> None:
+        body = msg.body
+        cseq = body["cseq"]
+        room = session.room
+        rid = session.rid
+
+        def nack(code: str, reason: str) -> None:
+            self.stats["rejected"] += 1
+            self._send(rid, protocol.NACK, {"cseq": cseq, "code": code, "reason": reason})
+
+        if room is None:
+            nack(protocol.E_NOT_JOINED, "join a room before editing")
+            return
+        cid = session.client_id
+        if cseq <= room.last_cseq.get(cid, 0):
+            # A resend (after a reconnect or restart): acknowledge, never apply twice.
+            seq = room.recent.get((cid, cseq))
+            if seq is not None and seq > room.durable:
+                room.acks.append((seq, rid, cseq))
+            else:
+                self._send(rid, protocol.ACK, {"cseq": cseq, "seq": seq, "dup": True})
+            return
+        if room.head - room.durable > self.cfg.limits.max_backlog or room.storage_error and room.head > room.durable:
+            nack(protocol.E_STORAGE, f"the server cannot store edits right now ({room.storage_error or 'disk too slow'})")
+            return
+        try:
+            op = op_from_wire(body["op"])
+        except InvalidOp as exc:
+            nack(exc.code, str(exc))
+            return
+        cost = count_ops(op)
+        now = time.monotonic()
+        lim = self.cfg.limits
+        session.tokens = min(lim.ops_burst, session.tokens + (now - session.tokens_t) * lim.ops_per_s)
+        session.tokens_t = now
+        if cost > session.tokens:
+            nack(protocol.E_RATE, f"more than {lim.ops_per_s:.0f} ops/s; slow down")
+            return
+        session.tokens -= cost
+        why = refusal(session.grant.role, op, room.doc)
+        if why:
+            nack(protocol.E_FORBIDDEN, why)
+            return
+        try:
+            apply(room.doc, op, max_nodes=lim.max_nodes)
+        except InvalidOp as exc:
+            nack(exc.code, str(exc))
+            return
+        room.head += 1
+        entry = Entry(room.head, time.time_ns(), cid, cseq, op, body["op"])
+        room.last_cseq[cid] = cseq
+        room.recent[(cid, cseq)] = entry.seq
+        if len(room.recent) > RECENT_CSEQS:
+            room.recent.popitem(last=False)
+        room.ring.append(entry)
+        room.outbox.append(entry)
+        room.log.append(entry)
+        room.acks.append((entry.seq, rid, cseq))
+
+    def _on_catchup(self, session: Session, msg: Message) -> None:
+        room = session.room
+        if room is None:
+            self._refuse(session.rid, protocol.E_NOT_JOINED, "join a room first")
+            return
+        first, last = msg.body["from_seq"], min(msg.body["to_seq"], room.head)
+        if first < 1 or not room.ring_covers(first):
+            self._send_snapshot(session)  # older than the ring: start over from a snapshot
+            return
+        self._send_ops(session.rid, [e for e in room.ring_from(first) if e.seq <= last])
+
+    def _on_presence(self, session: Session, msg: Message) -> None:
+        if session.room is None:
+            return
+        for key in PRESENCE_KEYS:
+            if key in msg.body:
+                session.presence[key] = msg.body[key]
+        session.room.presence_dirty.add(session.rid)
+
+    def _on_heartbeat(self, session: Session, msg: Message) -> None:
+        body = msg.body
+        if "rtt_ms" in body:
+            session.rtt_ms = float(body["rtt_ms"])
+        if "head_seq" in body:
+            session.seq = body["head_seq"]
+        self._send(session.rid, protocol.HEARTBEAT, self._hb_body(session.room, body.get("t")))
+
+    def _on_bye(self, session: Session, msg: Message) -> None:
+        self.sessions.pop(session.rid, None)
+        self._leave(session)
+
+    def _on_asset_have(self, session: Session, msg: Message) -> None:
+        missing, offsets = [], []
+        for digest in msg.body["hashes"]:
+            try:
+                if not self.assets.has(digest):
+                    missing.append(digest)
+                    offsets.append(self.assets.partial(digest))
+            except AssetError:
+                continue
+        self._send(session.rid, protocol.ASSET_MISSING, {"hashes": missing, "offsets": offsets})
+
+    def _on_asset_put(self, session: Session, msg: Message) -> None:
+        body = msg.body
+        if session.grant.role not in EDIT_ALL:
+            self._send(session.rid, protocol.ASSET_ACK, {
+                "hash": body["hash"], "offset": 0, "error": f"the {session.grant.role} role cannot upload",
+            })
+            return
+        if len(msg.blobs) != 1:
+            self._refuse(session.rid, protocol.E_BAD_BODY, "ASSET_PUT carries exactly one data frame")
+            return
+        try:
+            offset = self.assets.write(body["hash"], body["size"], body["offset"], msg.blobs[0])
+            self._send(session.rid, protocol.ASSET_ACK, {"hash": body["hash"], "offset": offset})
+        except AssetError as exc:
+            self._send(session.rid, protocol.ASSET_ACK, {
+                "hash": body["hash"], "offset": self._safe_partial(body["hash"]), "error": str(exc),
+            })
+        except OSError as exc:
+            log.error("asset store: %s", exc)
+            self._send(session.rid, protocol.ASSET_ACK, {
+                "hash": body["hash"], "offset": self._safe_partial(body["hash"]),
+                "error": f"the server could not store the asset ({exc.strerror})",
+            })
+
+    def _safe_partial(self, digest: str) -> int:
+        try:
+            return self.assets.partial(digest)
+        except (AssetError, OSError):
+            return 0
+
+    def _on_asset_get(self, session: Session, msg: Message) -> None:
+        digest, offset = msg.body["hash"], msg.body["offset"]
+        try:
+            size = self.assets.size(digest)
+            data = self.assets.read(digest, offset) if offset < size else b""
+            self._send(session.rid, protocol.ASSET_DATA, {"hash": digest, "size": size, "offset": offset}, [data])
+        except (AssetError, OSError) as exc:
+            self._send(session.rid, protocol.ASSET_DATA, {
+                "hash": digest, "size": 0, "offset": offset, "error": str(exc),
+            }, [b""])
+
+    _handlers: dict[int, Callable[[Server, Session, Message], None]] = {
+        protocol.JOIN: _on_join,
+        protocol.SUBMIT: _on_submit,
+        protocol.CATCHUP: _on_catchup,
+        protocol.PRESENCE: _on_presence,
+        protocol.HEARTBEAT: _on_heartbeat,
+        protocol.BYE: _on_bye,
+        protocol.ASSET_HAVE: _on_asset_have,
+        protocol.ASSET_PUT: _on_asset_put,
+        protocol.ASSET_GET: _on_asset_get,
+    }
+
+    # -- output --------------------------------------------------------------------------
+    def _send(self, rid: bytes, msg_type: int, body: dict[str, Any], blobs: Iterable[bytes] = ()) -> bool:
+        """Send one message without blocking; False if it was dropped."""
+        router = self._router
+        assert router is not None
+        frames = protocol.encode(msg_type, body, list(blobs))
+        return self._send_frames(router, rid, frames)
+
+    def _send_frames(self, router: zmq.Socket[bytes], rid: bytes, frames: list[bytes]) -> bool:
+        try:
+            router.send(rid, zmq.SNDMORE | zmq.NOBLOCK)
+            last = len(frames) - 1
+            for i, f in enumerate(frames):
+                router.send(f, zmq.NOBLOCK | (zmq.SNDMORE if i < last else 0), copy=len(f) < 65536)
+            return True
+        except zmq.Again:
+            return False  # the peer's pipe is full: it repairs the gap when it drains
+        except zmq.ZMQError as exc:
+            if exc.errno == zmq.EHOSTUNREACH:
+                session = self.sessions.pop(rid, None)
+                if session is not None:
+                    self._leave(session)
+                return False
+            raise
+
+    def _flush(self) -> None:
+        router = self._router
+        assert router is not None
+        for room in self.rooms.values():
+            if not room.outbox:
+                continue
+            entries, room.outbox = room.outbox, []
+            for i in range(0, len(entries), OPS_PER_MESSAGE):
+                part = entries[i:i + OPS_PER_MESSAGE]
+                frames = protocol.encode(protocol.OPS, {
+                    "epoch": self.epoch, "first_seq": part[0].seq,
+                    "ops": [[e.client_id, e.cseq, e.wire] for e in part],
+                })
+                for rid in list(room.members):
+                    self._send_frames(router, rid, frames)
+
+    def _writer_events(self) -> None:
+        while self._events:
+            name, kind, value = self._events.popleft()
+            room = self.rooms.get(name)
+            if room is None:
+                continue
+            if kind == "durable":
+                room.durable = value
+                room.storage_error = None
+                acks = room.acks
+                while acks and acks[0][0] <= value:
+                    seq, rid, cseq = acks.popleft()
+                    if rid in self.sessions:
+                        self._send(rid, protocol.ACK, {"cseq": cseq, "seq": seq})
+            elif kind == "keyframe":
+                room.keyframe = value
+            elif kind == "error":
+                if room.storage_error is None:
+                    log.error("room %s: storage failing: %s", name, value)
+                room.storage_error = value
+
+    def _flush_presence(self) -> None:
+        for room in self.rooms.values():
+            if not room.presence_dirty and not room.left:
+                continue
+            peers = [room.members[r].record() for r in room.presence_dirty if r in room.members]
+            body = {"peers": peers, "left": room.left}
+            room.presence_dirty = set()
+            room.left = []
+            frames = protocol.encode(protocol.PRESENCE, body)
+            router = self._router
+            assert router is not None
+            for rid in list(room.members):
+                self._send_frames(router, rid, frames)
+
+    def _hb_body(self, room: Room | None, t: Any = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"epoch": self.epoch}
+        if t is not None:
+            body["t"] = t
+        if room is not None:
+            body.update(
+                head_seq=room.head, durable_seq=room.durable, hash=room.doc.hash(),
+                hash_seq=room.head, storage_error=room.storage_error,
+            )
+        return body
+
+    def _heartbeats(self, now: float) -> None:
+        timeout = self.cfg.session_timeout_s
+        for session in [s for s in self.sessions.values() if now - s.last_seen > timeout]:
+            log.info("session %s (%s): timed out", session.id, session.name)
+            self.sessions.pop(session.rid, None)
+            self._leave(session)
+        router = self._router
+        assert router is not None
+        for room in self.rooms.values():
+            if not room.members:
+                continue
+            frames = protocol.encode(protocol.HEARTBEAT, self._hb_body(room))
+            for rid in list(room.members):
+                self._send_frames(router, rid, frames)
+
+    def _leave(self, session: Session) -> None:
+        room = session.room
+        if room is None:
+            return
+        session.room = None
+        room.members.pop(session.rid, None)
+        room.presence_dirty.discard(session.rid)
+        room.left.append(session.id)
+        room.acks = deque(a for a in room.acks if a[1] != session.rid)

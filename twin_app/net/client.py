@@ -1,0 +1,339 @@
+"""``SyncClient``: the application's handle on a room (headless; no Qt).
+
+Threading: the client's store, peers and callbacks belong to the *owner thread* (the GUI
+thread in the app). The network agent thread decodes messages and queues events; the owner
+calls ``process_events()`` — when ``wakeup()`` fires, or in ``wait_for`` — to apply them.
+Nothing here blocks on the network.
+
+Usage::
+
+    client = SyncClient("tcp://host:7700", room="demo", token="…", name="Ada")
+    client.store.subscribe(on_changes)      # ChangeSet per applied batch
+    client.start()
+    client.submit(SetField(node_id, "name", "Robot 2"), "Rename Robot 2")
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from twin_app.core.changes import ChangeSet
+from twin_app.core.document import Document
+from twin_app.core.ops import Op, op_from_wire, op_to_wire
+from twin_app.core.store import ClientStore, PendingOp
+from twin_app.net.agent import Agent
+from twin_app.net.assets import AssetCache
+from twin_app.net.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Peer:
+    """Someone else (or us) in the room, as the server last described them."""
+
+    session: str
+    client_id: str
+    name: str
+    role: str
+    color: tuple[float, float, float] | None = None
+    selection: list[str] = field(default_factory=list)
+    camera: tuple[float, ...] | None = None
+    status: str = ""
+    follow: str | None = None
+    follow_ok: list[str] = field(default_factory=list)
+    present: bool = False
+    rtt_ms: float | None = None
+    behind: int = 0
+
+    @staticmethod
+    def from_record(rec: dict[str, Any]) -> Peer:
+        """Build a peer from a PRESENCE record (tolerating missing fields)."""
+        color = rec.get("color")
+        camera = rec.get("camera")
+        return Peer(
+            session=str(rec.get("session", "")),
+            client_id=str(rec.get("client_id", "")),
+            name=str(rec.get("name", "")),
+            role=str(rec.get("role", "")),
+            color=tuple(color) if isinstance(color, list) and len(color) == 3 else None,  # type: ignore[arg-type]
+            selection=list(rec.get("selection") or []),
+            camera=tuple(camera) if isinstance(camera, list) else None,
+            status=str(rec.get("status") or ""),
+            follow=rec.get("follow"),
+            follow_ok=list(rec.get("follow_ok") or []),
+            present=bool(rec.get("present", False)),
+            rtt_ms=rec.get("rtt_ms"),
+            behind=int(rec.get("behind") or 0),
+        )
+
+
+class Assets:
+    """Mesh blobs for the application: local cache plus background transfers."""
+
+    def __init__(self, cache: AssetCache, agent: Agent) -> None:
+        self._cache = cache
+        self._agent = agent
+        self.on_arrived: list[Callable[[str], None]] = []
+        self.on_progress: list[Callable[[str, str, int, int], None]] = []
+
+    def put(self, blob: bytes) -> str:
+        """Store a blob locally and upload it if the server lacks it; return its hash."""
+        digest = self._cache.put(blob)
+        self._agent.command("upload", digest, blob)
+        return digest
+
+    def get(self, digest: str) -> bytes | None:
+        """Return a blob from the local cache, or ``None`` if it has not arrived."""
+        return self._cache.get(digest)
+
+    def has(self, digest: str) -> bool:
+        """True if the blob is in the local cache."""
+        return self._cache.has(digest)
+
+    def want(self, digests: Iterable[str]) -> None:
+        """Download, in the background, whichever of ``digests`` are not here yet."""
+        missing = [d for d in set(digests) if not self._cache.has(d)]
+        if missing:
+            self._agent.command("want", missing)
+
+
+class SyncClient:
+    """A connection to one room. See the module docstring for the threading rules."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        room: str,
+        token: str,
+        name: str,
+        *,
+        state_dir: Path | None = None,
+        server_key: str | None = None,
+        client_keys: tuple[bytes, bytes] | None = None,
+        color: tuple[float, float, float] | None = None,
+        wakeup: Callable[[], None] | None = None,
+    ) -> None:
+        self.room = room
+        self.name = name
+        self._outbox = Outbox(state_dir)
+        self.client_id = self._outbox.client_id
+        self.store = ClientStore(self.client_id)
+        self.store.next_cseq = self._outbox.next_cseq
+        for cseq, label, wire in self._outbox.pending(room):
+            # Edits from a previous run that the server never acknowledged: they are shown
+            # once the room arrives and sent again (the server drops any it already has).
+            self.store.pending.append(PendingOp(cseq, op_from_wire(wire), label, None))
+            self.store.next_cseq = max(self.store.next_cseq, cseq + 1)
+        self._events: deque[tuple[Any, ...]] = deque()
+        self._event_flag = threading.Event()
+        self._wakeup = wakeup
+        self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context(io_threads=1)
+        cache = AssetCache(state_dir / "assets" if state_dir else None)
+        self._agent = Agent(
+            self._ctx, endpoint, room, token, name, color, self._outbox, cache, self._emit,
+            server_key=server_key, client_keys=client_keys,
+        )
+        self.assets = Assets(cache, self._agent)
+        self.state = "connecting"
+        self.state_detail = ""
+        self.session: str | None = None
+        self.role: str | None = None
+        self.epoch: int | None = None
+        self.limits: dict[str, Any] = {}
+        self.head_seq = 0
+        self.durable_seq = 0
+        self.rtt_ms: float | None = None
+        self.storage_error: str | None = None
+        self.peers: dict[str, Peer] = {}
+        self.synced = False
+        self.on_state: list[Callable[[str, str], None]] = []
+        self.on_nack: list[Callable[[PendingOp, str, str], None]] = []
+        self.on_peers: list[Callable[[], None]] = []
+        self.on_error: list[Callable[[str, str], None]] = []
+        self.on_ack: list[Callable[[int, int | None], None]] = []
+        self._closed = False
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        """Connect in the background (returns at once)."""
+        self._agent.start()
+
+    def close(self) -> None:
+        """Say goodbye to the server and stop the network thread."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._agent.is_alive():
+            self._agent.stop()
+            self._agent.join(timeout=5)
+        self._outbox.close()
+        self._ctx.term()
+        self.state = "closed"
+
+    # -- edits ----------------------------------------------------------------------------
+    def submit(self, op: Op, label: str) -> PendingOp:
+        """Apply ``op`` locally at once and send it. Raises ``InvalidOp`` (nothing changes)."""
+        pending = self.store.local(op, label)
+        self._agent.command("submit", pending.cseq, op_to_wire(op), label)
+        return pending
+
+    def undo(self) -> PendingOp | None:
+        """Undo this user's last edit (as a new op). Raises ``UndoConflict``."""
+        return self._send_step(self.store.undo())
+
+    def redo(self) -> PendingOp | None:
+        """Redo the last undone edit. Raises ``UndoConflict``."""
+        return self._send_step(self.store.redo())
+
+    def _send_step(self, pending: PendingOp | None) -> PendingOp | None:
+        if pending is not None:
+            self._agent.command("submit", pending.cseq, op_to_wire(pending.op), pending.label)
+        return pending
+
+    def set_presence(self, **fields: Any) -> None:
+        """Update what others see of us: ``selection``, ``camera`` (9 floats), ``status``,
+        ``follow`` (a session id or None), ``follow_ok`` (sessions allowed to follow us),
+        ``present`` (bool). Coalesced to at most 30 messages per second."""
+        clean: dict[str, Any] = {}
+        for key, value in fields.items():
+            if isinstance(value, tuple):
+                value = list(value)
+            clean[key] = value
+        self._agent.command("presence", clean)
+
+    def resync(self) -> None:
+        """Ask for a fresh snapshot of the room."""
+        self._agent.command("resync")
+
+    @property
+    def pending_count(self) -> int:
+        """Edits not yet sequenced by the server."""
+        return len(self.store.pending)
+
+    @property
+    def unacked_count(self) -> int:
+        """Edits not yet durable on the server (includes sequenced, unacked ones)."""
+        return len(self._agent.unacked)
+
+    # -- events ----------------------------------------------------------------------------
+    def _emit(self, event: tuple[Any, ...]) -> None:
+        # Agent thread: queue and wake the owner thread.
+        self._events.append(event)
+        self._event_flag.set()
+        if self._wakeup is not None:
+            self._wakeup()
+
+    def process_events(self) -> int:
+        """Apply queued network events on the calling (owner) thread; return how many."""
+        n = 0
+        while self._events:
+            event = self._events.popleft()
+            n += 1
+            try:
+                self._handle(event)
+            except Exception:  # a bug in a callback must not stall the event stream
+                log.exception("error handling network event %s", event[0])
+        return n
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+        """Process events until ``predicate()`` holds or ``timeout`` passes (headless use)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._event_flag.clear()
+            self.process_events()
+            if predicate():
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._event_flag.wait(min(remaining, 0.1))
+
+    def _handle(self, event: tuple[Any, ...]) -> None:
+        kind = event[0]
+        if kind == "ops":
+            changes = self.store.remote_many(event[1])
+            self._want_meshes(changes)
+        elif kind == "ack":
+            _, cseq, seq, dup = event
+            if dup:
+                self.store.reject(cseq)  # already handled by the server before: drop ours
+            for fn in self.on_ack:
+                fn(cseq, seq)
+        elif kind == "nack":
+            _, cseq, code, reason = event
+            pending = self.store.reject(cseq)
+            if pending is not None:
+                log.info("edit %r refused: %s (%s)", pending.label, reason, code)
+                for fn in self.on_nack:
+                    fn(pending, code, reason)
+        elif kind == "hb":
+            _, head, durable, digest, hash_seq, storage_error, rtt = event
+            self.head_seq = max(self.head_seq, head)
+            self.durable_seq = durable
+            self.storage_error = storage_error
+            self.rtt_ms = rtt
+            if digest and hash_seq == self.store.last_seq and not self.store.pending:
+                if self.store.doc.hash() != digest:
+                    log.error("document diverged from the server at seq %d; resyncing", hash_seq)
+                    self.resync()
+        elif kind == "snapshot":
+            _, doc, seq = event
+            self._reset(doc, seq)
+        elif kind == "presence":
+            _, peers, left = event
+            for rec in peers:
+                peer = Peer.from_record(rec)
+                self.peers[peer.session] = peer
+            for session in left:
+                self.peers.pop(session, None)
+            for fn in self.on_peers:
+                fn()
+        elif kind == "state":
+            _, state, detail = event
+            self.state, self.state_detail = state, detail
+            if state == "offline":
+                self.peers.clear()
+                for fn in self.on_peers:
+                    fn()
+            for fn in self.on_state:
+                fn(state, detail)
+        elif kind == "welcome":
+            _, self.session, self.role, self.epoch, self.limits = event
+        elif kind == "error":
+            _, code, reason = event
+            for fn in self.on_error:
+                fn(code, reason)
+        elif kind == "asset":
+            for fn in self.assets.on_arrived:
+                fn(event[1])
+        elif kind == "asset_progress":
+            _, digest, direction, done, total = event
+            for fn in self.assets.on_progress:
+                fn(digest, direction, done, total)
+
+    def _reset(self, doc: Document, seq: int) -> None:
+        self.head_seq = max(seq, self.head_seq if self.synced else 0)
+        self.synced = True
+        self.store.reset(doc, seq)
+        self.assets.want(n.mesh for n in self.store.doc.nodes.values() if n.mesh)
+
+    def _want_meshes(self, changes: ChangeSet) -> None:
+        doc = self.store.doc
+        wanted = []
+        for nid, fields in changes.nodes.items():
+            if "mesh" in fields or "node" in fields:
+                node = doc.get(nid)
+                if node is not None and node.mesh:
+                    wanted.append(node.mesh)
+        if wanted:
+            self.assets.want(wanted)

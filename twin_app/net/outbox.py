@@ -1,0 +1,93 @@
+"""The client's durable state: its id, its client-seq counter and unacknowledged edits.
+
+Edits made while disconnected (or not yet acknowledged) must survive a client restart
+and be sent exactly once when the connection returns. They live in ``client.db`` (SQLite)
+under the client's state directory; without a state directory everything is kept in
+memory (tests, benchmarks, throw-away viewers). Client seqs are never reused: the counter
+is persisted, because the server treats a client seq it has seen as a duplicate.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import msgpack
+
+from twin_app.core.ids import new_id
+
+
+class Outbox:
+    """Persistent (or in-memory) client id, cseq counter and unacked ops per room."""
+
+    def __init__(self, state_dir: Path | None) -> None:
+        self._lock = threading.Lock()
+        self._mem: dict[tuple[str, int], tuple[str, bytes]] = {}
+        self._db: sqlite3.Connection | None = None
+        if state_dir is None:
+            self.client_id = new_id()
+            self._next = 1
+            return
+        state_dir.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(str(state_dir / "client.db"), isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS outbox (room TEXT, cseq INTEGER, label TEXT, op BLOB, "
+            "PRIMARY KEY (room, cseq))"
+        )
+        self._db = db
+        row = db.execute("SELECT value FROM meta WHERE key = 'client_id'").fetchone()
+        if row is None:
+            self.client_id = new_id()
+            db.execute("INSERT INTO meta VALUES ('client_id', ?)", (self.client_id,))
+        else:
+            self.client_id = row[0]
+        row = db.execute("SELECT value FROM meta WHERE key = 'next_cseq'").fetchone()
+        self._next = int(row[0]) if row else 1
+
+    @property
+    def next_cseq(self) -> int:
+        """The first client seq never used by this client."""
+        return self._next
+
+    def add(self, room: str, cseq: int, label: str, op_wire: list[object]) -> None:
+        """Remember an edit until it is acknowledged or refused."""
+        blob = msgpack.packb(op_wire, use_bin_type=True)
+        with self._lock:
+            self._next = max(self._next, cseq + 1)
+            if self._db is None:
+                self._mem[(room, cseq)] = (label, blob)
+                return
+            self._db.execute("BEGIN")
+            self._db.execute("INSERT OR REPLACE INTO outbox VALUES (?, ?, ?, ?)", (room, cseq, label, blob))
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('next_cseq', ?)", (self._next,))
+            self._db.execute("COMMIT")
+
+    def remove(self, room: str, cseq: int) -> None:
+        """Forget an acknowledged or refused edit."""
+        with self._lock:
+            if self._db is None:
+                self._mem.pop((room, cseq), None)
+            else:
+                self._db.execute("DELETE FROM outbox WHERE room = ? AND cseq = ?", (room, cseq))
+
+    def pending(self, room: str) -> list[tuple[int, str, list[object]]]:
+        """Unacknowledged edits of ``room`` as ``(cseq, label, op wire)``, oldest first."""
+        with self._lock:
+            if self._db is None:
+                rows = sorted((c, lab, b) for (r, c), (lab, b) in self._mem.items() if r == room)
+            else:
+                rows = self._db.execute(
+                    "SELECT cseq, label, op FROM outbox WHERE room = ? ORDER BY cseq", (room,)
+                ).fetchall()
+        return [(c, lab, msgpack.unpackb(b, raw=False)) for c, lab, b in rows]
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
