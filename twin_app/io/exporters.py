@@ -1,0 +1,155 @@
+"""Export the scene to GLB (binary glTF 2.0) through trimesh.
+
+Design notes
+------------
+* The node tree is kept: every visible part and each group above one becomes a glTF node
+  with its local transform, so other tools see the same hierarchy. Hidden nodes (and
+  everything under a hidden group) and nodes without geometry below them are left out.
+* Our frame is +Z up, glTF's is +Y up. Vertices are turned exactly (axis swap, see
+  ``xform.z_up_to_y_up``) and each local matrix is conjugated by the same rotation, so
+  identity transforms stay identity and ``import_file`` restores the original meshes bit
+  for bit (same hashes) and the original transforms.
+* Instances stay instances: parts sharing a mesh hash and look (colour, opacity) refer to
+  one glTF mesh; a different colour needs its own glTF mesh because glTF binds materials
+  to mesh primitives.
+* Runs in a worker thread: it reads ``doc`` only, so hand it a document that the GUI
+  thread does not mutate meanwhile (e.g. ``snapshot.copy_document``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from twin_app.core import meshblob
+from twin_app.core.document import DEFAULT_COLOR, Document
+from twin_app.core.ids import ROOT_ID
+from twin_app.io import xform
+
+log = logging.getLogger(__name__)
+
+
+class MeshExportError(Exception):
+    """The scene could not be exported (message is user-facing)."""
+
+
+def export_glb(doc: Document, get_blob: Callable[[str], bytes | None], path: Path) -> int:
+    """Write the visible scene to ``path`` as GLB and return the triangles written.
+
+    ``get_blob(hash)`` returns a mesh blob or None (such parts are skipped with a warning).
+    World placement, colours and opacity are kept; hidden parts are skipped. The file is
+    written atomically. Raises ``MeshExportError`` if writing fails.
+    """
+    import trimesh
+    from trimesh.visual.material import PBRMaterial
+    from trimesh.visual.texture import TextureVisuals
+
+    path = Path(path)
+    exported = _visible_mesh_nodes(doc)
+    meshes: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
+    for nid in exported:
+        h = doc.nodes[nid].mesh
+        assert h is not None
+        if h not in meshes:
+            meshes[h] = _decode(h, get_blob(h))
+    exported = [nid for nid in exported if meshes[doc.nodes[nid].mesh or ""] is not None]
+    keep: set[str] = set()
+    for nid in exported:
+        cur: str | None = nid
+        while cur is not None and cur != ROOT_ID and cur not in keep:
+            keep.add(cur)
+            cur = doc.nodes[cur].parent
+
+    scene = trimesh.Scene(base_frame="world")
+    frames: dict[str, str] = {ROOT_ID: "world"}
+    used_names: set[str] = {"world"}
+    geometry: dict[tuple[Any, ...], str] = {}
+    triangles = 0
+    wanted = set(exported)
+    for node in doc.walk():
+        if node.id not in keep:
+            continue
+        assert node.parent is not None
+        frame = _unique(node.name or node.id, node.id, used_names)
+        frames[node.id] = frame
+        local = xform.Z_UP_TO_Y_UP @ xform.trs_to_matrix(node.transform) @ xform.Y_UP_TO_Z_UP
+        kwargs: dict[str, Any] = {}
+        if node.id in wanted and node.mesh is not None:
+            vf = meshes[node.mesh]
+            assert vf is not None
+            color = node.color if node.color is not None else DEFAULT_COLOR
+            look = (node.mesh, color, node.opacity)
+            if look not in geometry:
+                name = f"{node.mesh[:12]}-{len(geometry)}"
+                rgba = [*(round(c * 255) for c in color), round(node.opacity * 255)]
+                material = PBRMaterial(
+                    baseColorFactor=rgba,
+                    metallicFactor=0.1,
+                    roughnessFactor=0.6,
+                    alphaMode="BLEND" if node.opacity < 1.0 else "OPAQUE",
+                    doubleSided=True,
+                )
+                mesh = trimesh.Trimesh(vertices=vf[0], faces=vf[1], process=False)
+                mesh.visual = TextureVisuals(material=material)
+                scene.geometry[name] = mesh
+                geometry[look] = name
+            kwargs["geometry"] = geometry[look]
+            triangles += len(vf[1])
+        scene.graph.update(frame_from=frames[node.parent], frame_to=frame, matrix=local, **kwargs)
+
+    try:
+        data = scene.export(file_type="glb") if scene.geometry else _empty_glb()
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError as exc:
+        raise MeshExportError(f"{path.name}: cannot write ({exc.strerror or exc})") from exc
+    log.info("exported %d parts, %d triangles to %s", len(exported), triangles, path)
+    return triangles
+
+
+def _visible_mesh_nodes(doc: Document) -> list[str]:
+    """Ids of nodes with a mesh whose whole ancestor chain is visible, in tree order."""
+    hidden: set[str] = set()
+    out: list[str] = []
+    for node in doc.walk():
+        if not node.visible or (node.parent is not None and node.parent in hidden):
+            hidden.add(node.id)
+        elif node.mesh is not None:
+            out.append(node.id)
+    return out
+
+
+def _decode(h: str, blob: bytes | None) -> tuple[np.ndarray, np.ndarray] | None:
+    if blob is None:
+        log.warning("mesh %s is not available locally; its parts are not exported", h[:12])
+        return None
+    try:
+        v, f = meshblob.decode(blob)
+    except meshblob.MeshBlobError as exc:
+        log.warning("mesh %s is unreadable (%s); its parts are not exported", h[:12], exc)
+        return None
+    return xform.z_up_to_y_up(v.astype(np.float32)), f.astype(np.int64)
+
+
+def _unique(name: str, nid: str, used: set[str]) -> str:
+    # glTF allows duplicate node names but trimesh keys its graph by name.
+    candidate = name if name not in used else f"{name} [{nid}]"
+    n = 2
+    while candidate in used:
+        candidate = f"{name} [{nid}] {n}"
+        n += 1
+    used.add(candidate)
+    return candidate
+
+
+def _empty_glb() -> bytes:
+    """A valid GLB with an empty scene (trimesh cannot export a scene with no geometry)."""
+    body = b'{"asset":{"version":"2.0","generator":"Twinroom"},"scene":0,"scenes":[{"nodes":[]}]}'
+    body += b" " * (-len(body) % 4)
+    header = b"glTF" + (2).to_bytes(4, "little") + (12 + 8 + len(body)).to_bytes(4, "little")
+    return header + len(body).to_bytes(4, "little") + b"JSON" + body
