@@ -118,4 +118,4 @@ class LocalClient:
 
     def set_presence(self, **fields: Any) -> None:
         """Record this user's presence (no one else to see it)."""
-        self.presence.update({k: v for k, v in fields.items() if v is not None})
+        self.presence.update(fields)

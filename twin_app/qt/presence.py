@@ -39,6 +39,17 @@ def _same_camera(a: Sequence[float] | None, b: Sequence[float] | None, tol: floa
     return all(math.isclose(x, y, abs_tol=tol * scale) for x, y in zip(a[:6], b[:6], strict=True))
 
 
+def peer_color(peer: Any) -> tuple[float, float, float]:
+    """Return a peer's colour (0..1 floats), or a stable colour derived from its session."""
+    color = getattr(peer, "color", None)
+    if isinstance(color, (tuple, list)) and len(color) == 3:
+        return (float(color[0]), float(color[1]), float(color[2]))
+    h = sum(ord(c) * (i + 1) for i, c in enumerate(str(getattr(peer, "session", ""))))
+    palette = ((0.90, 0.35, 0.30), (0.30, 0.65, 0.35), (0.60, 0.40, 0.85),
+               (0.95, 0.60, 0.15), (0.20, 0.60, 0.80), (0.85, 0.35, 0.65))
+    return palette[h % len(palette)]
+
+
 class PresenceController(QObject):
     """Keeps presence in step between the client, the viewport and the UI."""
 
@@ -109,7 +120,7 @@ class PresenceController(QObject):
         self.notes.dismiss(f"present:{self.following}")
         self.following = None
         self._applied_camera = None
-        self.client.set_presence(follow="")
+        self.client.set_presence(follow=None)
         self.sig_changed.emit()
 
     def allow(self, session: str) -> None:
@@ -203,7 +214,7 @@ class PresenceController(QObject):
         if visual is not None:
             for s, p in peers.items():
                 try:
-                    visual.set_peer(s, getattr(p, "name", ""), getattr(p, "color", None),
+                    visual.set_peer(s, getattr(p, "name", ""), peer_color(p),
                                     list(getattr(p, "selection", None) or ()),
                                     getattr(p, "camera", None))
                 except (TypeError, ValueError):

@@ -796,6 +796,35 @@ class MainWindow(QMainWindow):
                 break
         self.viewport.request_render()
 
+    def grab_screenshot(self, path: Path) -> None:
+        """Write a PNG of the whole window, with the 3D view as VTK rendered it."""
+        import tempfile
+
+        from PySide6.QtGui import QImage, QPainter
+
+        QApplication.processEvents()
+        self.viewport.request_render()
+        QApplication.processEvents()
+        image = self.grab().toImage()
+        with tempfile.TemporaryDirectory() as tmp:
+            shot = Path(tmp) / "viewport.png"
+            self.viewport.screenshot(shot)
+            view = QImage(str(shot))
+        if not view.isNull():
+            top_left = self.viewport.mapTo(self, self.viewport.rect().topLeft())
+            ratio = image.devicePixelRatio() or 1.0
+            painter = QPainter(image)
+            target = self.viewport.rect().translated(top_left)
+            painter.drawImage(target, view.scaled(int(target.width() * ratio),
+                                                  int(target.height() * ratio)))
+            # Toasts sit above the 3D view: paint them again on top.
+            box = self.notes.box
+            if box.isVisible() and box.width() > 0:
+                painter.drawPixmap(box.mapTo(self, box.rect().topLeft()), box.grab())
+            painter.end()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image.save(str(path), "PNG")
+
     # ============================================================ import/export ==
     def import_dialog(self) -> None:
         """Ask for a mesh file and import it."""
