@@ -118,8 +118,12 @@ class ImportController(QObject):
             self.dialog.setLabelText(f"Importing {name}…\n{stage}")
 
     def _on_job_finished(self, result: Any) -> None:
+        job, self.job = self.job, None
         self._close_dialog()
-        self.job = None
+        if job is not None and job.cancel_event.is_set():
+            # Cancelled after the file was read but before anything was applied.
+            self.sig_done.emit(None)
+            return
         ids = self.apply_result(result)
         self.sig_done.emit(ids)
 

@@ -213,7 +213,7 @@ class InspectorPanel(QWidget):
         self.color = ColorButton()
         self.color.setToolTip("Colour")
         self.color.clicked.connect(self._on_color_clicked)
-        self.reset_color = QPushButton("Default")
+        self.reset_color = QPushButton("Reset")
         self.reset_color.setToolTip("Use the default colour")
         self.reset_color.clicked.connect(lambda: self.apply_color(None))
         crow = QHBoxLayout()

@@ -56,6 +56,9 @@ class LocalClient:
         self.peers: dict[str, Any] = {}
         self.presence: dict[str, Any] = {}
         self.submitted: list[tuple[Op, str]] = []
+        # Server-side policy beyond roles (e.g. a lock held by someone else): returns why
+        # an op is refused, or None. The refusal arrives as a nack, like a server's.
+        self.refuse: Callable[[Op], str | None] | None = None
         self.on_state: list[Callable[[str, str], None]] = []
         self.on_nack: list[Callable[[PendingOp, str, str], None]] = []
         self.on_peers: list[Callable[[], None]] = []
@@ -77,6 +80,8 @@ class LocalClient:
     def submit(self, op: Op, label: str) -> PendingOp:
         """Apply ``op`` (raises ``InvalidOp``) and sequence it, or nack it for the role."""
         why = refusal(self.role, op, self.store.doc)
+        if why is None and self.refuse is not None:
+            why = self.refuse(op)
         pending = self.store.local(op, label)
         self.submitted.append((op, label))
         self._settle(pending, why)

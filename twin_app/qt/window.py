@@ -134,7 +134,9 @@ class MainWindow(QMainWindow):
         self.docks["Notifications"].hide()
         self.resizeDocks([self.docks["Scene"], self.docks["People"]], [560, 200],
                          Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["Scene"], self.docks["Inspector"]], [280, 330],
+        self.resizeDocks([self.docks["Inspector"], self.docks["Comments"]], [600, 240],
+                         Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["Scene"], self.docks["Inspector"]], [280, 340],
                          Qt.Orientation.Horizontal)
 
         self._build_actions()
@@ -154,6 +156,7 @@ class MainWindow(QMainWindow):
         self._drag_timer.setInterval(DRAG_INTERVAL_MS)
         self._drag_timer.timeout.connect(self._flush_drag)
         self._update_edit_actions()
+        self._on_presence_changed()
         self.update_status()
 
     # ================================================================= construction ==
