@@ -65,7 +65,9 @@ class Node:
             None if self.color is None else list(self.color),
             self.opacity,
             self.visible,
-            {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.props.items()},
+            # Sorted: the hash must not depend on the order keys were (re)inserted in. A
+            # rolled-back batch or pending edit that deleted a property re-adds it last.
+            {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(self.props.items())},
         ]
 
     def copy(self) -> Node:
@@ -91,7 +93,7 @@ def node_digest(node: Node) -> int:
 class Document:
     """A scene tree. Mutate it only through :mod:`twin_app.core.ops`."""
 
-    __slots__ = ("nodes", "_children", "_hash", "_digests", "_dirty")
+    __slots__ = ("_children", "_digests", "_dirty", "_hash", "nodes")
 
     def __init__(self, root_name: str = "Scene") -> None:
         self.nodes: dict[str, Node] = {}

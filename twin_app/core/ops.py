@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Union
 
 from twin_app.core import fracindex
@@ -74,9 +74,16 @@ class SetField:
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """Several ops applied atomically."""
+    """Several ops applied atomically.
+
+    ``restore`` marks the inverses the reducer builds: they only bring back a state the
+    document was in, so they are exempt from ``MAX_BATCH`` (the inverse of removing a
+    group of 20,000 parts must apply, or undo and rollback of pending edits would fail).
+    It is not part of the wire form: a batch received from the network is always checked.
+    """
 
     ops: tuple[Op, ...]
+    restore: bool = field(default=False, compare=False, repr=False)
 
 
 Op = Union[AddNode, RemoveNode, Reparent, SetField, Batch]
@@ -149,7 +156,10 @@ def iter_primitive(op: Op) -> list[Op]:
 def _finite(v: Any, what: str) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise InvalidOp("bad_value", f"{what} must be a number")
-    f = float(v)
+    try:
+        f = float(v)
+    except OverflowError:  # a Python int beyond float range (not possible from msgpack)
+        raise InvalidOp("bad_value", f"{what} is out of range") from None
     if not math.isfinite(f):
         raise InvalidOp("bad_value", f"{what} must be finite")
     return f
@@ -285,6 +295,11 @@ def _need(doc: Document, node_id: str) -> Node:
 def _set(doc: Document, op: SetField, ch: ChangeSet) -> Op:
     node = _need(doc, op.id)
     value = check_field(op.field, op.value)
+    key = op.field[5:] if op.field.startswith("prop:") else None
+    if key is not None and value is not None and key not in node.props and len(node.props) >= MAX_PROPS:
+        # Same limit as AddNode: otherwise the node could not be re-added by the inverse
+        # of its removal (undo, rollback of a pending edit).
+        raise InvalidOp("bad_value", f"a node holds at most {MAX_PROPS} properties")
     old = node.get(op.field)
     doc.assign(op.id, op.field, value)
     ch.touch(op.id, op.field)
@@ -313,7 +328,7 @@ def _remove(doc: Document, op: RemoveNode, ch: ChangeSet) -> Op:
     for nid in reversed(ids):
         doc.delete(nid)
         ch.touch(nid, NODE)
-    return restore[0] if len(restore) == 1 else Batch(restore)
+    return restore[0] if len(restore) == 1 else Batch(restore, restore=True)
 
 
 def _move(doc: Document, op: Reparent, ch: ChangeSet) -> Op:
@@ -333,7 +348,7 @@ def _move(doc: Document, op: Reparent, ch: ChangeSet) -> Op:
 
 
 def _batch(doc: Document, op: Batch, ch: ChangeSet, max_nodes: int) -> Op:
-    if count_ops(op) > MAX_BATCH:
+    if not op.restore and count_ops(op) > MAX_BATCH:
         raise InvalidOp("too_large", f"a batch holds at most {MAX_BATCH} ops")
     inverses: list[Op] = []
     try:
@@ -343,4 +358,4 @@ def _batch(doc: Document, op: Batch, ch: ChangeSet, max_nodes: int) -> Op:
         for inv in reversed(inverses):
             apply(doc, inv, ch)
         raise
-    return Batch(tuple(reversed(inverses)))
+    return Batch(tuple(reversed(inverses)), restore=True)

@@ -45,8 +45,8 @@ def _node(rec: Any) -> Node:
     if not isinstance(rec, list) or len(rec) != 11:
         raise SnapshotError("snapshot node records must be lists of 11 fields")
     nid, parent, order, kind, name, transform, mesh, color, opacity, visible, props = rec
-    if not isinstance(props, dict):
-        raise SnapshotError(f"node {nid!r}: props must be a map")
+    if not isinstance(props, dict) or not all(isinstance(k, str) for k in props):
+        raise SnapshotError(f"node {nid!r}: props must be a map with text keys")
     return Node(
         nid,
         parent,
@@ -74,8 +74,10 @@ def decode(chunks: Iterable[bytes]) -> Document:
             for rec in records:
                 node = _node(rec)
                 if first:
-                    if node.id != ROOT_ID:
-                        raise SnapshotError("a snapshot starts with the root")
+                    # A root with a parent would dangle (KeyError in insert) or, as its
+                    # own parent, make every walk of the tree loop forever.
+                    if node.id != ROOT_ID or node.parent is not None:
+                        raise SnapshotError("a snapshot starts with the root (no parent)")
                     doc.delete(ROOT_ID)
                     doc.insert(node)
                     first = False
@@ -87,6 +89,8 @@ def decode(chunks: Iterable[bytes]) -> Document:
         if isinstance(exc, SnapshotError):
             raise
         raise SnapshotError(f"corrupt snapshot: {exc}") from exc
+    if first:
+        raise SnapshotError("empty snapshot: no root")
     return doc
 
 
