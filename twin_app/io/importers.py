@@ -161,12 +161,13 @@ def import_file(
     name = path.name or str(path)
     ctx = _Progress(progress, cancel)
     suffix = path.suffix.lower()
+    ctx(0.0, "Reading file")
+    _check_path(path, name)
     if suffix not in SUPPORTED_SUFFIXES:
         kinds = ", ".join(s.lstrip(".").upper() for s in SUPPORTED_SUFFIXES if s != ".stp")
         shown = suffix or "(none)"
         raise MeshImportError(f"{name}: unsupported file type {shown} (supported: {kinds})")
     fmt = FORMAT_NAMES[suffix]
-    ctx(0.0, "Reading file")
     data = _read_bytes(path, name)
     try:
         raw = _LOADERS[suffix](path, data, ctx)
@@ -179,7 +180,7 @@ def import_file(
     except (_LimitExceeded, ThreeMFLimitError) as exc:
         raise MeshImportError(f"{name}: too large to import ({exc})") from exc
     except zipfile.BadZipFile as exc:
-        raise MeshImportError(f"{name}: not a valid {fmt} file (not a zip package)") from exc
+        raise MeshImportError(f"{name}: not a valid {fmt} file (broken zip package: {exc})") from exc
     except (ThreeMFError, StepConversionError, stl.StlFormatError, meshblob.MeshBlobError) as exc:
         raise MeshImportError(f"{name}: not a valid {fmt} file ({exc})") from exc
     except Exception as exc:  # trimesh and numpy raise many types on malformed input
@@ -240,19 +241,26 @@ def import_ops(
 
 
 # -- reading ---------------------------------------------------------------------------
-def _read_bytes(path: Path, name: str) -> bytes:
+def _check_path(path: Path, name: str) -> None:
     try:
         if path.is_dir():
             raise MeshImportError(f"{name}: is a folder, not a file")
         if not path.exists():
             raise MeshImportError(f"{name}: file not found")
+        if not path.is_file():
+            raise MeshImportError(f"{name}: not a regular file")
+    except OSError as exc:
+        raise MeshImportError(f"{name}: cannot read the file ({exc.strerror or exc})") from exc
+
+
+def _read_bytes(path: Path, name: str) -> bytes:
+    try:
         size = path.stat().st_size
         if size == 0:
             raise MeshImportError(f"{name}: the file is empty")
         if size > MAX_FILE_BYTES:
             raise MeshImportError(
-                f"{name}: the file is too large ({size / 1e9:.1f} GB; limit "
-                f"{MAX_FILE_BYTES / 1e9:.1f} GB)"
+                f"{name}: too large to import ({_size(size)}; the limit is {_size(MAX_FILE_BYTES)})"
             )
         with path.open("rb") as fh:
             return fh.read(MAX_FILE_BYTES + 1)
@@ -273,6 +281,8 @@ def _load_stl(path: Path, data: bytes, ctx: _Progress) -> RawScene:
             f"the header declares {declared:,} triangles ({stl.HEADER + 4 + 50 * declared:,} "
             f"bytes) but the file has {len(data):,} bytes; it is truncated or not an STL"
         )
+    if count == 0:
+        return RawScene()
     _check_triangles(count)
     ctx(0.15, "Reading triangles")
     corners = stl.read_binary(data, count)
@@ -398,9 +408,14 @@ def _resolver(path: Path) -> Any:
         """Reads side files (``.bin``, ``.mtl``, textures) only inside the file's folder."""
 
         def get(self, name: str) -> bytes:
-            target = self.absolute(name)  # raises for names escaping the folder
+            if "://" in name:
+                raise ValueError(f"it refers to the remote file {name[:80]!r}; only local files are read")
+            try:
+                target = self.absolute(name)
+            except ValueError:
+                raise ValueError(f"it refers to {name[:80]!r}, outside its folder") from None
             if target.is_file() and target.stat().st_size > MAX_FILE_BYTES:
-                raise ValueError(f"{name} is too large")
+                raise _LimitExceeded(f"{name[:80]!r} is larger than {_size(MAX_FILE_BYTES)}")
             data: bytes = super().get(name)
             return data
 
@@ -553,7 +568,8 @@ def _build(raw: RawScene, source: str, stem: str, fmt: str, ctx: _Progress) -> I
 def _validate(mesh: RawMesh, source: str) -> None:
     faces = np.asarray(mesh.faces)
     vertices = np.asarray(mesh.vertices)
-    where = f"{source}: mesh {mesh.name!r}"
+    auto = not mesh.name or _AUTO_NAME.fullmatch(mesh.name) or mesh.name == source
+    where = f"{source}: a mesh" if auto else f"{source}: mesh {mesh.name!r}"
     if faces.ndim != 2 or faces.shape[1] != 3 or faces.dtype.kind not in "iu":
         raise MeshImportError(f"{where} has faces that are not triangles")
     if vertices.ndim != 2 or vertices.shape[1] != 3:
@@ -583,6 +599,13 @@ def _part_names(raw: RawScene, source: str, stem: str) -> list[str]:
             name = stem if len(raw.instances) == 1 else f"{stem} {generic}"
         out.append(_clip(name))
     return out
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
 
 
 def _clip(text: str) -> str:
