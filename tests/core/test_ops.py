@@ -184,7 +184,9 @@ def test_prop_none_deletes_and_missing_prop_reads_none() -> None:
 
 def test_prop_count_limit_applies_to_set_as_to_add() -> None:
     doc = plant()
-    for i in range(MAX_PROPS):
+    conveyor = doc.get("conveyor")
+    assert conveyor is not None
+    for i in range(MAX_PROPS - len(conveyor.props)):
         apply(doc, SetField("conveyor", f"prop:p{i}", i))
     conveyor = doc.get("conveyor")
     assert conveyor is not None and len(conveyor.props) == MAX_PROPS
