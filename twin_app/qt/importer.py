@@ -112,10 +112,13 @@ class ImportController(QObject):
             self.dialog = None
 
     def _on_job_progress(self, fraction: float, stage: str) -> None:
-        if self.dialog is not None and not self.dialog.wasCanceled():
-            self.dialog.setValue(int(fraction * 1000))
+        dlg = self.dialog
+        if dlg is not None and not dlg.wasCanceled():
             name = self.job.path.name if self.job else ""
-            self.dialog.setLabelText(f"Importing {name}…\n{stage}")
+            dlg.setLabelText(f"Importing {name}…\n{stage}")
+            # A modal progress dialog processes events in setValue: the job may finish
+            # (and the dialog close) inside this call, so nothing may follow it.
+            dlg.setValue(int(fraction * 1000))
 
     def _on_job_finished(self, result: Any) -> None:
         job, self.job = self.job, None

@@ -433,6 +433,10 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()
+        self._status_timer.stop()
+        self._drag_timer.stop()
+        # Release the render window now, while its GL context is still valid.
+        self.viewport.close()
         super().closeEvent(event)
 
     # ================================================================== editing ==
