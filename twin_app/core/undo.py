@@ -49,6 +49,7 @@ def expectations(doc: Document, op: Op) -> list[tuple[str, str, Any]]:
 def conflict(doc: Document, entry: UndoEntry) -> str | None:
     """Return why ``entry`` can no longer be reverted, or ``None``."""
     created = {nid for nid, fld, v in entry.expect if fld == "node" and v is True}
+    moved = {nid for nid, fld, _ in entry.expect if fld == "parent"}
     for nid, fld, value in entry.expect:
         node = doc.get(nid)
         name = (node.name if node else None) or nid
@@ -57,10 +58,8 @@ def conflict(doc: Document, entry: UndoEntry) -> str | None:
                 return f"{name} has since been deleted by someone else"
             if not value and node is not None:
                 return f"{name} has since been re-created"
-            if value and node is not None:
-                foreign = [c for c in doc.subtree(nid) if c not in created]
-                if foreign:
-                    return f"someone else has since added parts under {name}"
+            if value and node is not None and _foreign_descendant(doc, nid, created, moved):
+                return f"someone else has since added parts under {name}"
             continue
         if node is None:
             return f"{name} has since been deleted by someone else"
@@ -68,6 +67,24 @@ def conflict(doc: Document, entry: UndoEntry) -> str | None:
             label = fld[5:] if fld.startswith("prop:") else fld
             return f"someone else has since changed the {label} of {name}"
     return None
+
+
+def _foreign_descendant(doc: Document, node_id: str, created: set[str], moved: set[str]) -> bool:
+    """True if something other than this edit's own nodes now hangs under ``node_id``.
+
+    Nodes the edit moved in bring their subtrees along (e.g. "Group": add a group and move
+    the selection into it); undo moves them back out before removing the group, so what
+    hangs under them is not lost and does not count.
+    """
+    stack = doc.children(node_id)
+    while stack:
+        cid = stack.pop()
+        if cid in moved:
+            continue
+        if cid not in created:
+            return True
+        stack.extend(doc.children(cid))
+    return False
 
 
 class UndoStack:
