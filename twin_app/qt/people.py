@@ -132,6 +132,8 @@ class PeoplePanel(QWidget):
         for p in sorted(peers, key=lambda p: str(getattr(p, "name", ""))):
             session = str(getattr(p, "session", ""))
             lag = getattr(p, "lag_ms", None)
+            if lag is None:
+                lag = getattr(p, "rtt_ms", None)
             item = QTreeWidgetItem([
                 str(getattr(p, "name", "") or "Anonymous"), str(getattr(p, "role", "") or ""),
                 f"{lag:.0f} ms" if isinstance(lag, (int, float)) else "",

@@ -1,0 +1,129 @@
+"""Two people in one room on a real server (child process): the app window and a headless
+client see each other's edits, selection and presence; follow needs consent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from tests.netutil import ServerProcess
+from tests.qt.conftest import small_plant
+from twin_app.core import roomfile
+from twin_app.core.ops import SetField
+from twin_app.qt.bridge import ClientBridge
+from twin_app.qt.window import MainWindow
+
+pytestmark = [pytest.mark.qt, pytest.mark.vtk, pytest.mark.net]
+
+BOB_CAM = (20.0, -15.0, 12.0, 1.0, 1.0, 0.5, 0.0, 0.0, 1.0)
+
+
+@pytest.fixture
+def room_server(tmp_path: Path) -> Iterator[ServerProcess]:
+    doc, blobs = small_plant()
+    seed = tmp_path / "plant.twinroom"
+    roomfile.write(seed, doc, blobs, "plant")
+    srv = ServerProcess(tmp_path / "server", extra=["--seed", f"plant={seed}"]).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def pair(qtbot, room_server, tmp_path):
+    from twin_app.net import SyncClient
+
+    bridge = ClientBridge()
+    ada = SyncClient(room_server.endpoint, "plant", "owner-token", "Ada",
+                     state_dir=tmp_path / "ada", color=(0.9, 0.3, 0.3), wakeup=bridge.wakeup)
+    bridge.attach(ada)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(ada, bridge, settings=settings, room="plant", name="Ada",
+                   color=(0.9, 0.3, 0.3), endpoint=room_server.endpoint)
+    qtbot.addWidget(w)
+    w.show()
+    ada.start()
+    bob = SyncClient(room_server.endpoint, "plant", "designer-token", "Bob",
+                     color=(0.2, 0.6, 0.9))
+    bob.start()
+
+    def until(cond, timeout=15000):
+        def check():
+            bob.process_events()
+            assert cond()
+        qtbot.waitUntil(check, timeout=timeout)
+
+    with qtbot.waitSignal(w.sig_scene_ready, timeout=20000):
+        pass
+    until(lambda: bob.synced and ada.session in bob.peers and bob.session in ada.peers)
+    yield ada, bob, w, until
+    w.close()
+    bob.close()
+    ada.close()
+    bridge.detach()
+
+
+def test_edits_flow_both_ways(pair):
+    ada, bob, w, until = pair
+    bob.submit(SetField("r1", "name", "Welder 1"), "Rename Robot 1")
+    until(lambda: w.scene_model.index_of("r1").data() == "Welder 1")
+    w.set_selection(["r2"])
+    w.inspector.set_transform_component("position", 2, 0.75)
+    until(lambda: bob.store.doc.nodes["r2"].transform[2] == 0.75)
+    until(lambda: not ada.store.pending)
+    w.update_status()
+    assert "All edits saved" in w.pending_label.text()
+    assert w.seq_label.text() == f"seq {ada.store.last_seq}/{max(ada.head_seq, ada.store.last_seq)}"
+    assert ada.store.doc.hash() == bob.store.doc.hash()
+
+
+def test_presence_selection_and_people(pair):
+    ada, bob, w, until = pair
+    bob.set_presence(selection=["cab"], camera=list(BOB_CAM))
+    until(lambda: any("Bob" in n for n in w.people.names()))
+    until(lambda: w.viewport.visual.peer_line_count(bob.session) > 0)
+    w.set_selection(["r1"])
+    until(lambda: bob.peers[ada.session].selection == ["r1"])
+
+
+def test_follow_needs_consent(pair, qtbot):
+    ada, bob, w, until = pair
+    # Bob asks to follow Ada: she gets a prompt; nothing is shared until she allows.
+    bob.set_presence(follow=ada.session)
+    key = f"follow-req:{bob.session}"
+    until(lambda: key in w.notes.toasts)
+    toast = w.notes.toasts[key]
+    assert "Bob asks to follow your view" in toast.label.text()
+    assert ada.session not in bob.peers or bob.session not in bob.peers[ada.session].follow_ok
+    toast.buttons["Allow"].click()
+    until(lambda: bob.session in bob.peers[ada.session].follow_ok)
+    until(lambda: w.follow_box.isVisible() and "Being followed by Bob" in w.follow_label.text())
+    # Ada stops it: consent is withdrawn.
+    w.follow_stop.click()
+    until(lambda: bob.session not in bob.peers[ada.session].follow_ok)
+
+    # Ada asks to follow Bob: her camera moves only once Bob allows.
+    bob.set_presence(camera=list(BOB_CAM))
+    until(lambda: bob.session in ada.peers and ada.peers[bob.session].camera is not None)
+    w.presence.follow(bob.session)
+    until(lambda: bob.peers[ada.session].follow == bob.session)
+    assert w.presence.active_target() is None
+    assert "Waiting for Bob" in w.follow_label.text()
+    bob.set_presence(follow_ok=[ada.session])
+    until(lambda: w.presence.active_target() is not None)
+    until(lambda: tuple(round(c, 3) for c in w.viewport.camera()[:6]) == BOB_CAM[:6])
+    assert "Following Bob" in w.follow_label.text()
+
+
+def test_present_mode_prompts_others(pair):
+    _ada, bob, w, until = pair
+    bob.set_presence(present=True, camera=list(BOB_CAM))
+    key = f"present:{bob.session}"
+    until(lambda: key in w.notes.toasts)
+    assert "Bob is presenting — follow?" in w.notes.toasts[key].label.text()
+    w.notes.toasts[key].buttons["Follow"].click()
+    until(lambda: tuple(round(c, 3) for c in w.viewport.camera()[:6]) == BOB_CAM[:6])
+    bob.set_presence(present=False)
+    until(lambda: key not in w.notes.toasts)
