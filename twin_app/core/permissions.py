@@ -3,7 +3,8 @@ the same function to grey out what the user may not do.
 
 * ``owner``, ``designer``: every op.
 * ``instructor``, ``operator``: only ops on annotation-like nodes (comments, markups,
-  guidance steps) — they mark up the model but do not change the plant.
+  guidance steps) — they mark up the model but do not change the plant. Removing or
+  moving a node carries its subtree along, so every node in it must be annotation-like.
 * ``viewer``: nothing (presence only).
 """
 
@@ -33,11 +34,14 @@ def refusal(role: str, op: Op, doc: Document) -> str | None:
 
 def _annotation_only(op: Op, doc: Document) -> str | None:
     if isinstance(op, AddNode):
-        kind = op.node.kind
+        kinds = [op.node.kind]
     else:
         assert isinstance(op, (RemoveNode, Reparent, SetField))
-        node = doc.get(op.id)
-        kind = node.kind if node else "annotation"  # a missing node fails validation anyway
-    if kind not in ANNOTATION_KINDS:
+        if op.id not in doc:
+            return None  # a missing node fails validation anyway
+        # Removing or moving a comment also removes or moves whatever hangs under it.
+        ids = [op.id] if isinstance(op, SetField) else doc.subtree(op.id)
+        kinds = [doc.nodes[nid].kind for nid in ids]
+    if any(kind not in ANNOTATION_KINDS for kind in kinds):
         return "this role may only add or edit comments, markups and steps"
     return None
