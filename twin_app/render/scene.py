@@ -317,6 +317,16 @@ class SceneVisual:
         self._recompute_highlight_sets()
         self._refresh_overlays()
 
+    @property
+    def selection(self) -> frozenset[str]:
+        """The ids last given to ``set_selection``."""
+        return self._selection
+
+    @property
+    def hover(self) -> str | None:
+        """The id last given to ``set_hover``."""
+        return self._hover
+
     def set_hover(self, node_id: str | None) -> None:
         """Highlight the part under the cursor (or nothing)."""
         if node_id == self._hover:

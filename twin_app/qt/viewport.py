@@ -1,0 +1,372 @@
+"""The 3D viewport widget: a pyvistaqt interactor showing the document through SceneVisual.
+
+Design notes
+------------
+* Composition, not inheritance: the widget *holds* a ``pyvistaqt.QtInteractor`` (itself a
+  QOpenGLWidget and a pyvista plotter) and a ``SceneVisual`` (``self.visual``). The
+  multiple-inheritance plotter stays an implementation detail.
+* Renders are coalesced: every change path calls ``request_render()``, which schedules one
+  render for the next event-loop turn (``QTimer.singleShot(0)``) however many changes
+  arrive in this turn. The render itself is a widget ``update()``: the interactor's
+  ``paintGL`` renders VTK exactly once per paint (calling the render window directly
+  would render twice, once now and once in the paint it schedules). pyvistaqt's
+  auto-update timer is off: nothing renders unless something changed.
+* Mouse: VTK's trackball-camera style orbits (left), pans (middle or shift-left), zooms
+  (wheel). A left press and release within a few pixels is a click: it picks the part
+  under the cursor (``sig_picked(id or None, additive)``, additive with Ctrl or Shift).
+  Hover picks at most every ``HOVER_MS`` while no button is down (``sig_hovered``).
+* The move/rotate handle follows the visual's selection when exactly one node is selected
+  and a handle mode is set; drags come out as ``sig_transform_dragged(id, transform,
+  finished)`` and the main window turns them into ops. The handle is re-placed from the
+  document at render time, but never during a drag.
+* ``sig_camera_changed`` fires after a render in which the camera moved because of the user
+  (orbit, zoom, standard view, fit). ``set_camera`` (follow mode, comment jumps) does not
+  echo it back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+from pyvistaqt import QtInteractor
+
+from twin_app.core.changes import ChangeSet
+from twin_app.core.document import Document
+from twin_app.render import (
+    GroundGrid,
+    SceneVisual,
+    TransformHandle,
+    add_orientation_axes,
+    apply_camera_tuple,
+    camera_tuple,
+    fit,
+    set_standard_view,
+)
+from twin_app.render.handle import ROTATE_STEP, TRANSLATE_STEP, HandleMode
+
+log = logging.getLogger(__name__)
+
+CLICK_SLOP = 4  # pixels a press may travel and still count as a click
+HOVER_MS = 60
+LIGHT_BACKGROUND = ((0.93, 0.94, 0.96), (0.74, 0.77, 0.82))  # top, bottom
+DARK_BACKGROUND = ((0.20, 0.22, 0.26), (0.09, 0.10, 0.12))
+MeshSource = Callable[[str], "bytes | None"]
+
+
+class Viewport(QWidget):
+    """The 3D view of the plant with picking, hover, handles and coalesced rendering."""
+
+    sig_picked = Signal(object, bool)  # node id or None, additive (Ctrl/Shift)
+    sig_hovered = Signal(object)  # node id or None
+    sig_transform_dragged = Signal(str, tuple, bool)  # node id, 10-float transform, finished
+    sig_camera_changed = Signal(tuple)  # 9 floats: position, focal point, view-up
+
+    def __init__(self, parent: QWidget | None = None,
+                 mesh_source: MeshSource | None = None) -> None:
+        super().__init__(parent)
+        self._mesh_source = mesh_source
+        self._doc: Document | None = None
+        self._closed = False
+        self._render_pending = False
+        self.render_count = 0  # coalesced renders performed (diagnostics and tests)
+        self._press: tuple[int, int] | None = None
+        self._press_additive = False
+        self._dragged_handle = False
+        self._hover: str | None = None
+        self._hover_pos: tuple[int, int] | None = None
+        self._handle_mode: HandleMode | None = None
+        self._handle_key: tuple[Any, ...] | None = None
+        self._last_camera: tuple[float, ...] | None = None
+        self._has_viewed = False
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self._qt = QtInteractor(self, auto_update=False)
+        layout.addWidget(self._qt)
+        self._renderer = self._qt.renderer
+        self.set_dark(False)
+        self.visual = SceneVisual(self._qt, self._fetch_mesh)
+        self.grid = GroundGrid(self._renderer)
+        iren = self._qt.iren.interactor
+        self._iren = iren
+        self._axes = add_orientation_axes(self._qt, iren)
+        self._handle = TransformHandle(self._renderer, iren, self._on_handle_transform)
+        self._handle.set_snapping(False, TRANSLATE_STEP, ROTATE_STEP)
+        # Above the interactor style (0.0) so a click is seen before the style acts on it.
+        self._tags = [
+            iren.AddObserver("LeftButtonPressEvent", self._on_vtk_press, 1.0),
+            iren.AddObserver("LeftButtonReleaseEvent", self._on_vtk_release, 1.0),
+            iren.AddObserver("MouseMoveEvent", self._on_vtk_move, 1.0),
+        ]
+        self._handle.widget.AddObserver("StartInteractionEvent", self._on_handle_start)
+        self._render_tag = self._renderer.AddObserver("EndEvent", self._on_rendered)
+        self._hover_timer = QTimer(self)
+        self._hover_timer.setSingleShot(True)
+        self._hover_timer.setInterval(HOVER_MS)
+        self._hover_timer.timeout.connect(self._do_hover)
+        set_standard_view(self._renderer, "iso", self.grid_bounds())
+
+    # -- properties ------------------------------------------------------------------
+    @property
+    def plotter(self) -> QtInteractor:
+        """The embedded pyvistaqt interactor (a pyvista plotter and a QOpenGLWidget)."""
+        return self._qt
+
+    @property
+    def handle(self) -> TransformHandle:
+        """The move/rotate handle."""
+        return self._handle
+
+    def set_mesh_source(self, source: MeshSource | None) -> None:
+        """Use ``source(hash) -> bytes | None`` for mesh blobs (e.g. the asset store's get)."""
+        self._mesh_source = source
+
+    def _fetch_mesh(self, mesh_hash: str) -> bytes | None:
+        source = self._mesh_source
+        if source is None:
+            # Until the window hands us a source, borrow its client's asset store.
+            client = getattr(self.window(), "client", None)
+            getter = getattr(getattr(client, "assets", None), "get", None)
+            if callable(getter):
+                source = getter
+                self._mesh_source = source
+        if source is None:
+            return None
+        blob = source(mesh_hash)
+        return blob if isinstance(blob, bytes) else None
+
+    # -- document --------------------------------------------------------------------
+    def set_document(self, doc: Document) -> None:
+        """Show ``doc`` (full rebuild); frames it the first time a document is shown."""
+        self._doc = doc
+        self.visual.rebuild(doc)
+        self.grid.fit(self.visual.scene_bounds())
+        self._handle_key = None
+        if not self._has_viewed and self.visual.block_count():
+            self._has_viewed = True
+            set_standard_view(self._renderer, "iso", self.grid_bounds())
+        self.request_render()
+
+    def on_changes(self, doc: Document, changes: ChangeSet) -> None:
+        """Apply a change set to the drawing and schedule one render."""
+        if changes.reset or doc is not self._doc:
+            self.set_document(doc)
+            return
+        self.visual.apply(doc, changes)
+        if self._handle.node_id is not None and self._handle.node_id not in doc:
+            self._handle.detach()
+        self.request_render()
+
+    # -- rendering -------------------------------------------------------------------
+    def request_render(self) -> None:
+        """Schedule one render on the next event-loop turn (no-op if one is pending)."""
+        if self._render_pending or self._closed:
+            return
+        self._render_pending = True
+        QTimer.singleShot(0, self._flush_render)
+
+    def _flush_render(self) -> None:
+        self._render_pending = False
+        if self._closed:
+            return
+        self._sync_handle()
+        self.render_count += 1
+        self._qt.update()  # paintGL renders VTK once
+
+    def render_now(self) -> None:
+        """Render synchronously (screenshots, tests); prefer ``request_render``."""
+        if self._closed:
+            return
+        self._sync_handle()
+        self._renderer.ResetCameraClippingRange()
+        self._qt.ren_win.Render()
+
+    def screenshot(self, path: str | Path) -> None:
+        """Render and save the 3D view to an image file (PNG by extension)."""
+        self._sync_handle()
+        self._qt.screenshot(str(path))
+
+    # -- camera ----------------------------------------------------------------------
+    def grid_bounds(self) -> tuple[float, ...]:
+        """World bounds of everything drawn, or a default 10 m square."""
+        b = self.visual.scene_bounds()
+        return b if b is not None else (-5.0, 5.0, -5.0, 5.0, 0.0, 2.0)
+
+    def fit_view(self) -> None:
+        """Frame the whole plant, keeping the view direction."""
+        fit(self._renderer, self.grid_bounds())
+        self.request_render()
+
+    def fit_selection(self) -> None:
+        """Frame the selected nodes (the whole plant if nothing drawable is selected)."""
+        b = self.visual.node_bounds(self.visual.selection)
+        fit(self._renderer, b if b is not None else self.grid_bounds())
+        self.request_render()
+
+    def set_standard_view(self, name: str) -> None:
+        """Look at the plant from a named direction: iso, top, bottom, front, back, left,
+        right. Raises ``twin_app.render.ViewError`` for an unknown name."""
+        set_standard_view(self._renderer, name, self.grid_bounds())
+        self.request_render()
+
+    def set_camera(self, camera: Sequence[float]) -> None:
+        """Set the camera from 9 floats (position, focal point, view-up) without echoing
+        ``sig_camera_changed``; raises ``ViewError`` if malformed."""
+        apply_camera_tuple(self._renderer, camera)
+        self._last_camera = self.camera()
+        self.request_render()
+
+    def camera(self) -> tuple[float, ...]:
+        """Return the camera as 9 floats: position, focal point, view-up."""
+        return camera_tuple(self._renderer.GetActiveCamera())
+
+    def _on_rendered(self, _obj: object, _event: str) -> None:
+        cam = self.camera()
+        if cam != self._last_camera:
+            first = self._last_camera is None
+            self._last_camera = cam
+            if not first:
+                self.sig_camera_changed.emit(cam)
+
+    # -- look ------------------------------------------------------------------------
+    def set_grid_visible(self, visible: bool) -> None:
+        """Show or hide the floor grid and the orientation axes."""
+        self.grid.set_visible(visible)
+        if self._axes is not None:
+            self._axes.SetEnabled(1 if visible else 0)
+            if visible:
+                self._axes.InteractiveOff()
+        self.request_render()
+
+    def set_dark(self, dark: bool) -> None:
+        """Switch the background between the light and dark theme gradients."""
+        top, bottom = DARK_BACKGROUND if dark else LIGHT_BACKGROUND
+        self._renderer.GradientBackgroundOn()
+        self._renderer.SetBackground(*bottom)
+        self._renderer.SetBackground2(*top)
+        self.request_render()
+
+    # -- handle ----------------------------------------------------------------------
+    def set_handle_mode(self, mode: HandleMode | None) -> None:
+        """Show the move or rotate handle on a single selected node (``None``: no handle)."""
+        self._handle_mode = mode
+        self._handle.set_mode(mode)
+        self._handle_key = None
+        self.request_render()
+
+    def set_snapping(self, on: bool) -> None:
+        """Snap handle drags to the translation/rotation steps."""
+        self._handle.set_snapping(on)
+
+    def set_snap_steps(self, move: float, rotate_deg: float) -> None:
+        """Set the snapping steps: metres for moves, degrees for rotations."""
+        self._handle.set_snapping(self._handle.snapping, move, rotate_deg)
+
+    def _sync_handle(self) -> None:
+        handle = self._handle
+        if handle.dragging:
+            return
+        doc = self._doc
+        sel = self.visual.selection
+        if self._handle_mode is None or doc is None or len(sel) != 1:
+            if handle.node_id is not None:
+                handle.detach()
+            self._handle_key = None
+            return
+        (nid,) = tuple(sel)
+        node = doc.get(nid)
+        if node is None or node.parent is None:
+            handle.detach()
+            return
+        world = self.visual.world_matrix(nid)
+        parent = self.visual.world_matrix(node.parent)
+        bounds = self.visual.local_bounds(nid)
+        if world is None or parent is None or bounds is None:
+            handle.detach()
+            return
+        key = (nid, node.transform, parent.tobytes(), bounds, self._handle_mode)
+        if key == self._handle_key:
+            return
+        self._handle_key = key
+        handle.attach(nid, node.transform, world, parent, bounds)
+
+    def _on_handle_start(self, _obj: object, _event: str) -> None:
+        self._dragged_handle = True
+
+    def _on_handle_transform(self, node_id: str, transform: tuple[float, ...],
+                             finished: bool) -> None:
+        self.sig_transform_dragged.emit(node_id, tuple(transform), finished)
+        if finished:
+            self._handle_key = None
+            self.request_render()
+
+    # -- mouse -----------------------------------------------------------------------
+    def _on_vtk_press(self, _obj: object, _event: str) -> None:
+        iren = self._iren
+        self._press = tuple(iren.GetEventPosition())  # type: ignore[assignment]
+        self._press_additive = bool(iren.GetControlKey() or iren.GetShiftKey())
+        self._dragged_handle = False
+        self._hover_timer.stop()
+
+    def _on_vtk_release(self, _obj: object, _event: str) -> None:
+        press, self._press = self._press, None
+        if press is None or self._dragged_handle:
+            self._dragged_handle = False
+            return
+        x, y = self._iren.GetEventPosition()
+        if abs(x - press[0]) > CLICK_SLOP or abs(y - press[1]) > CLICK_SLOP:
+            return  # an orbit, not a click
+        node_id = self.visual.pick(x, y)
+        self.sig_picked.emit(node_id, self._press_additive)
+
+    def _on_vtk_move(self, _obj: object, _event: str) -> None:
+        if self._press is not None or self._handle.dragging:
+            return
+        self._hover_pos = tuple(self._iren.GetEventPosition())  # type: ignore[assignment]
+        if not self._hover_timer.isActive():
+            self._hover_timer.start()
+
+    def _do_hover(self) -> None:
+        if self._hover_pos is None or self._closed or self._press is not None:
+            return
+        node_id = self.visual.pick(*self._hover_pos)
+        if node_id != self._hover:
+            self._hover = node_id
+            self.visual.set_hover(node_id)
+            self.sig_hovered.emit(node_id)
+            self.request_render()
+
+    def leaveEvent(self, event: Any) -> None:
+        """Clear the hover highlight when the mouse leaves the view."""
+        self._hover_timer.stop()
+        self._hover_pos = None
+        if self._hover is not None:
+            self._hover = None
+            self.visual.set_hover(None)
+            self.sig_hovered.emit(None)
+            self.request_render()
+        super().leaveEvent(event)
+
+    # -- teardown --------------------------------------------------------------------
+    def close(self) -> bool:
+        """Release VTK resources (visual, handle, observers, render window) and close."""
+        if not self._closed:
+            self._closed = True
+            self._hover_timer.stop()
+            for tag in self._tags:
+                self._iren.RemoveObserver(tag)
+            self._renderer.RemoveObserver(self._render_tag)
+            self._handle.close()
+            if self._axes is not None:
+                self._axes.SetEnabled(0)
+                self._axes.SetInteractor(None)
+            self.visual.close()
+            self.grid.close()
+            self._qt.close()
+        return bool(super().close())
+
