@@ -105,7 +105,7 @@ class MainWindow(QMainWindow):
         self.resize(1400, 880)
 
         # -- central area: viewport + toasts -------------------------------------------
-        self.viewport = Viewport(self)
+        self.viewport = Viewport(self, mesh_source=self.client.assets.get)
         central = QWidget(self)
         clay = QVBoxLayout(central)
         clay.setContentsMargins(0, 0, 0, 0)
@@ -559,8 +559,7 @@ class MainWindow(QMainWindow):
             self.set_selection([nid] if nid else [], source="viewport")
 
     def _on_viewport_hovered(self, node_id: object) -> None:
-        self.viewport.visual.set_hover(node_id if isinstance(node_id, str) else None)
-        self.viewport.request_render()
+        # The viewport highlights the hovered part itself; show where it sits in the tree.
         if isinstance(node_id, str) and node_id in self.client.store.doc:
             self.statusBar().showMessage(" / ".join(self.client.store.doc.path(node_id)), 2000)
 
