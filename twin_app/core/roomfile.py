@@ -54,6 +54,10 @@ def loads(data: bytes) -> tuple[Document, dict[str, bytes]]:
     except (KeyError, snapshot.SnapshotError) as exc:
         raise RoomFileError(f"corrupt room file: {exc}") from exc
     assets = body.get("assets") or {}
+    if not isinstance(assets, dict) or not all(
+        isinstance(h, str) and isinstance(b, bytes) for h, b in assets.items()
+    ):
+        raise RoomFileError("corrupt room file: assets must map content hashes to bytes")
     for h, blob in assets.items():
         if hashlib.sha256(blob).hexdigest() != h:
             raise RoomFileError(f"asset {h[:12]}… does not match its hash")
