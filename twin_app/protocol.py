@@ -18,6 +18,7 @@ Design notes
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -131,6 +132,13 @@ def _num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def _vec(n: int) -> Check:
+    """Exactly ``n`` finite numbers (a colour, a camera): receivers index them blindly."""
+    return lambda v: (
+        isinstance(v, list) and len(v) == n and all(_num(x) and math.isfinite(x) for x in v)
+    )
+
+
 def _bool(v: Any) -> bool:
     return isinstance(v, bool)
 
@@ -151,7 +159,7 @@ SCHEMAS: dict[int, dict[str, tuple[Check, bool]]] = {
         "token": (_str(256), True),
         "client_id": (_ID, True),
         "name": (_str(64), True),
-        "color": (_opt(_list(_num, 3)), False),
+        "color": (_opt(_vec(3)), False),
     },
     WELCOME: {
         "session": (_ID, True), "epoch": (_uint, True), "role": (_str(32), True),
@@ -170,7 +178,7 @@ SCHEMAS: dict[int, dict[str, tuple[Check, bool]]] = {
     CATCHUP: {"from_seq": (_uint, True), "to_seq": (_uint, True)},
     PRESENCE: {
         "selection": (_list(_ID, 1000), False),
-        "camera": (_opt(_list(_num, 9)), False),
+        "camera": (_opt(_vec(9)), False),
         "status": (_str(128), False),
         "peers": (_list(_map, 10_000), False),
         "left": (_list(_ID, 10_000), False),
