@@ -67,7 +67,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     cfg.hb_ms = args.hb_ms
     cfg.keyframe_every = args.keyframe_every
     cfg.limits.ops_per_s = args.ops_per_s
-    cfg.limits.ops_burst = max(args.ops_per_s * 2, cfg.limits.ops_burst)
+    cfg.limits.ops_burst = args.ops_per_s * 2
+    cfg.limits.max_nodes = args.max_nodes
+    cfg.ring_size = args.ring
+    cfg.lag_limit = args.lag_limit
     server = Server(cfg)
     server.install_signal_handlers()
     stop_watch = threading.Event()
@@ -173,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--hb-ms", type=int, default=500, help="heartbeat interval")
     s.add_argument("--keyframe-every", type=int, default=10_000, help="ops between keyframes")
     s.add_argument("--ops-per-s", type=float, default=5000.0, help="edit rate limit per client")
+    s.add_argument("--ring", type=int, default=100_000, help="recent ops kept in memory for catch-up")
+    s.add_argument("--lag-limit", type=int, default=50_000, help="ops a client may lag before it must repair")
+    s.add_argument("--max-nodes", type=int, default=1_000_000, help="document size limit per room")
     s.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)
     s.set_defaults(fn=cmd_serve)
     r = sub.add_parser("rooms", help="list rooms")

@@ -505,7 +505,8 @@ class Server:
             session.rtt_ms = float(body["rtt_ms"])
         if "head_seq" in body:
             session.seq = body["head_seq"]
-        self._send(session.rid, protocol.HEARTBEAT, self._hb_body(session.room, body.get("t")))
+        if "t" in body:  # a ping: answer so the client can measure the round trip
+            self._send(session.rid, protocol.HEARTBEAT, self._hb_body(session.room, body["t"]))
 
     def _on_bye(self, session: Session, msg: Message) -> None:
         self.sessions.pop(session.rid, None)
@@ -613,8 +614,13 @@ class Server:
                     "epoch": self.epoch, "first_seq": part[0].seq,
                     "ops": [[e.client_id, e.cseq, e.wire] for e in part],
                 })
-                for rid in list(room.members):
-                    self._send_frames(router, rid, frames)
+                limit = self.cfg.lag_limit
+                for rid, session in list(room.members.items()):
+                    # A client that has not confirmed the last ``lag_limit`` ops is frozen
+                    # or too slow: stop queueing for it (bounded memory). It sees the head
+                    # in heartbeats and repairs from the ring, or takes a snapshot.
+                    if part[-1].seq - session.seq <= limit:
+                        self._send_frames(router, rid, frames)
 
     def _writer_events(self) -> None:
         while self._events:

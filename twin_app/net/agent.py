@@ -55,6 +55,7 @@ ASSET_WINDOW = 4
 ASSET_RETRY = 0.5
 ASSET_GIVE_UP = 120.0
 BACKOFF_MAX = 5.0
+REPORT_EVERY = 1000
 
 
 @dataclass
@@ -123,6 +124,7 @@ class Agent(threading.Thread):
         self.last_ping = 0.0
         self.rtt_ms: float | None = None
         self.seq = 0  # highest contiguous seq handed to the application
+        self.reported_seq = 0
         self.buffer: dict[int, tuple[str, int, Any]] = {}
         self.catchup_at: float | None = None
         self.unacked: OrderedDict[int, list[Any]] = OrderedDict()  # cseq -> op wire
@@ -137,6 +139,7 @@ class Agent(threading.Thread):
         self.join_tries = 0
         self.failed_auth = False
         self._stopping = False
+        self.counters = {"catchups": 0, "joins": 0, "reconnects": 0}
         for cseq, _label, wire in outbox.pending(room):
             self.unacked[cseq] = wire
 
@@ -232,6 +235,7 @@ class Agent(threading.Thread):
         })
 
     def _reconnect(self, why: str) -> None:
+        self.counters["reconnects"] += 1
         log.info("reconnecting: %s", why)
         self._set_state("offline", why)
         self.next_attempt = time.monotonic() + self.backoff * (0.5 + random.random())
@@ -286,6 +290,7 @@ class Agent(threading.Thread):
                 self._send(protocol.SUBMIT, {"cseq": cseq, "op": wire})
 
     def _join(self) -> None:
+        self.counters["joins"] += 1
         self.join_tries += 1
         self._set_state("syncing", f"joining room {self.room}")
         self.buffer.clear()
@@ -425,6 +430,11 @@ class Agent(threading.Thread):
                 return
         if run:
             self.emit(("ops", run))
+            if self.seq - self.reported_seq >= REPORT_EVERY:
+                # Tell the server how far we got, so it can tell a busy client from a
+                # frozen one (it stops queueing for clients that fall too far behind).
+                self.reported_seq = self.seq
+                self._send(protocol.HEARTBEAT, {"head_seq": self.seq})
         if self.buffer:
             # A gap: ops after it are held until the missing range arrives.
             if self.catchup_at is None:
@@ -433,6 +443,7 @@ class Agent(threading.Thread):
             self.catchup_at = None
 
     def _catchup(self, to_seq: int) -> None:
+        self.counters["catchups"] += 1
         self.catchup_at = time.monotonic()
         self._send(protocol.CATCHUP, {"from_seq": self.seq + 1, "to_seq": to_seq})
 
@@ -590,6 +601,7 @@ class Agent(threading.Thread):
                 return
             if now - self.last_ping >= PING_EVERY:
                 self.last_ping = now
+                self.reported_seq = self.seq
                 body: dict[str, Any] = {"t": now, "head_seq": self.seq}
                 if self.rtt_ms is not None:
                     body["rtt_ms"] = self.rtt_ms

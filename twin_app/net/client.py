@@ -216,6 +216,11 @@ class SyncClient:
         self._agent.command("resync")
 
     @property
+    def counters(self) -> dict[str, int]:
+        """How often the agent caught up, re-joined and reconnected (diagnostics)."""
+        return dict(self._agent.counters)
+
+    @property
     def pending_count(self) -> int:
         """Edits not yet sequenced by the server."""
         return len(self.store.pending)

@@ -1,0 +1,272 @@
+"""The failure cases a sync server must survive: garbage, crashes, joins during bursts,
+frozen clients, restarts, offline edits, encryption."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import msgpack
+import pytest
+import zmq
+
+from tests.netutil import ServerProcess, wait_all
+from twin_app import protocol
+from twin_app.core import AddNode, Node, SetField, new_id
+from twin_app.net import SyncClient
+
+pytestmark = pytest.mark.net
+
+
+def add(client, name: str = "p") -> Node:
+    n = Node(new_id(), "root", "V", kind="part", name=name)
+    client.submit(AddNode(n), f"Add {name}")
+    return n
+
+
+def raw_dealer(endpoint: str, routing_id: bytes | None = None) -> zmq.Socket:
+    ctx = zmq.Context.instance()
+    s = ctx.socket(zmq.DEALER)
+    s.linger = 0
+    if routing_id is not None:
+        s.routing_id = routing_id
+    s.connect(endpoint)
+    return s
+
+
+def recv(sock: zmq.Socket, timeout_ms: int = 5000) -> protocol.Message:
+    assert sock.poll(timeout_ms), "no reply from the server"
+    return protocol.decode(sock.recv_multipart(), protocol.MAX_SERVER_FRAME, protocol.MAX_SERVER_FRAME)
+
+
+def test_garbage_input_gets_errors_and_hurts_no_one(server, make_client, room_name):
+    good = make_client(room_name)
+    assert good.wait_for(lambda: good.state == "live")
+    s = raw_dealer(server.endpoint)
+    hdr = protocol.HEADER.pack
+    cases = [
+        ([b""], "bad_frame"),
+        ([b"\x00\x01"], "bad_frame"),
+        ([b"XX\x01\x01\x80"], "bad_frame"),
+        ([hdr(b"TW", 99, protocol.HELLO) + b"\x80"], "bad_version"),
+        ([hdr(b"TW", 1, 200) + b"\x80"], "unknown_type"),
+        ([hdr(b"TW", 1, protocol.HELLO) + b"\xde\x00\x05"], "bad_body"),  # truncated map
+        ([hdr(b"TW", 1, protocol.HELLO) + b"\xc1"], "bad_body"),  # never-used byte
+        ([hdr(b"TW", 1, protocol.HELLO) + msgpack.packb([1, 2])], "bad_body"),
+        ([hdr(b"TW", 1, protocol.HELLO) + msgpack.packb({"token": 5})], "bad_body"),
+        ([hdr(b"TW", 1, protocol.HELLO) + msgpack.ExtType(1, b"x").data], "bad_body"),
+        ([hdr(b"TW", 1, protocol.SUBMIT) + msgpack.packb({"cseq": 1, "op": ["set"]})], "no_session"),
+        ([hdr(b"TW", 1, protocol.OPS) + msgpack.packb({"epoch": 1, "first_seq": 1, "ops": []})], "no_session"),
+        ([hdr(b"TW", 1, protocol.HELLO) + b"\x80" + b"x" * (9 * 1024 * 1024)], "too_large"),
+        ([hdr(b"TW", 1, protocol.HELLO) + b"\x80", b"y" * (5 * 1024 * 1024)], "too_large"),
+    ]
+    for frames, code in cases:
+        s.send_multipart(frames)
+        reply = recv(s)
+        assert reply.type == protocol.ERROR and reply.body["code"] == code, (frames[0][:12], reply.body)
+    # A real session that then sends nonsense ops is nacked, not disconnected.
+    s.send_multipart(protocol.encode(protocol.HELLO, {"token": "owner-token", "client_id": "evil", "name": "x"}))
+    assert recv(s).type == protocol.WELCOME
+    s.send_multipart(protocol.encode(protocol.JOIN, {"room": room_name}))
+    assert recv(s).type == protocol.SNAPSHOT
+    for bad_op in (["add", [1, 2]], ["set", "root", "transform", [float("nan")] * 10], ["batch", [["x"]]], ["move", "root", "root", "V"]):
+        s.send_multipart(protocol.encode(protocol.SUBMIT, {"cseq": 7, "op": bad_op}))
+        while (m := recv(s)).type != protocol.NACK:
+            pass
+    # Client-chosen routing ids are refused.
+    evil = raw_dealer(server.endpoint, routing_id=b"impostor")
+    evil.send_multipart(protocol.encode(protocol.HELLO, {"token": "owner-token", "client_id": "e", "name": "e"}))
+    assert recv(evil).body["code"] == "bad_routing_id"
+    # The server is alive and the good client never noticed.
+    n = add(good)
+    assert good.wait_for(lambda: good.unacked_count == 0)
+    assert server.alive() and n.id in good.store.doc
+    assert not any("Traceback" in line for line in server.stderr)
+    s.close()
+    evil.close()
+
+
+def test_join_during_burst_misses_nothing(server, make_client, room_name):
+    writer = make_client(room_name, name="writer")
+    assert writer.wait_for(lambda: writer.state == "live")
+    total = 4000
+    for i in range(total):
+        add(writer, f"p{i}")
+    joiners = []
+    while writer.unacked_count > 0 and len(joiners) < 12:
+        j = make_client(room_name, name=f"j{len(joiners)}")
+        joiners.append(j)
+        j.wait_for(lambda j=j: j.state == "live", 10)
+        writer.wait_for(lambda: False, 0.01)
+    clients = [writer, *joiners]
+    assert len(joiners) >= 3, "the burst ended before the joins: make it longer"
+    assert wait_all(clients, lambda: all(len(c.store.doc) == total + 1 for c in clients), 60)
+    hashes = {c.store.doc.hash() for c in clients}
+    assert len(hashes) == 1
+
+
+def test_sigkill_during_burst_loses_no_acked_op(tmp_path):
+    srv = ServerProcess(tmp_path / "data").start()
+    a = SyncClient(srv.endpoint, "r", "owner-token", "A")
+    b = SyncClient(srv.endpoint, "r", "owner-token", "B")
+    try:
+        for c in (a, b):
+            c.start()
+        assert wait_all([a, b], lambda: a.state == b.state == "live")
+        acked: set[int] = set()
+        a.on_ack.append(lambda cseq, seq: acked.add(cseq))
+        total = 3000
+        nodes = [add(a, f"p{i}") for i in range(total)]
+        assert a.wait_for(lambda: len(acked) >= 500, 30)
+        srv.kill()  # mid-burst, no warning
+        acked_before = set(acked)
+        first_epoch = srv.epoch
+        srv.start()
+        assert srv.epoch != first_epoch
+        assert wait_all([a, b], lambda: a.unacked_count == 0 and len(b.store.doc) == total + 1, 60)
+        assert wait_all([a, b], lambda: a.store.last_seq == b.store.last_seq == a.head_seq, 20)
+        db = sqlite3.connect(tmp_path / "data" / "rooms" / "r.db")
+        rows = db.execute("SELECT cseq, count(*) FROM ops WHERE client_id = ? GROUP BY cseq", (a.client_id,)).fetchall()
+        seqs = [r[0] for r in db.execute("SELECT seq FROM ops ORDER BY seq")]
+        db.close()
+        assert all(n == 1 for _, n in rows), "an op was applied twice"
+        logged = {c for c, _ in rows}
+        assert acked_before <= logged, "an acknowledged op was lost"
+        assert seqs == list(range(1, len(seqs) + 1)), "the log has a gap"
+        assert all(n.id in b.store.doc for n in nodes)
+        assert a.store.doc.hash() == b.store.doc.hash()
+    finally:
+        a.close()
+        b.close()
+        srv.stop()
+
+
+def _peer(endpoint: str, room: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.peer", endpoint, room, "owner-token"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+
+
+def _status(p: subprocess.Popen[str]) -> list[str]:
+    assert p.stdin and p.stdout
+    p.stdin.write("status\n")
+    p.stdin.flush()
+    return p.stdout.readline().split()
+
+
+@pytest.mark.parametrize("ring", [100_000, 8000], ids=["catchup-from-ring", "resnapshot"])
+def test_frozen_client_does_not_delay_others_and_recovers(tmp_path, ring):
+    server = ServerProcess(
+        tmp_path / "d", ["--lag-limit", "5000", "--ring", str(ring), "--ops-per-s", "1000000"]
+    ).start()
+    room_name = "r"
+    frozen = _peer(server.endpoint, room_name)
+    made = []
+
+    def make_client(room, name):
+        c = SyncClient(server.endpoint, room, "owner-token", name)
+        c.start()
+        made.append(c)
+        return c
+
+    try:
+        deadline = time.monotonic() + 20
+        while _status(frozen)[0] != "live":
+            assert time.monotonic() < deadline
+        a, b = make_client(room_name, name="a"), make_client(room_name, name="b")
+        assert wait_all([a, b], lambda: a.state == b.state == "live")
+        os.kill(frozen.pid, signal.SIGSTOP)
+        # 20 000 edits while it is frozen: four times the lag the server tolerates.
+        n = add(a, "target")
+        worst = 0.0
+        for round_ in range(10):
+            for i in range(2000):
+                a.submit(SetField(n.id, "name", f"r{round_}-{i}" + "x" * 200), "rename")
+            t0 = time.monotonic()
+            assert wait_all([a, b], lambda: a.unacked_count == 0 and b.store.last_seq == a.store.last_seq, 30)
+            worst = max(worst, time.monotonic() - t0)
+        assert worst < 5.0, f"others were slowed down: {worst:.1f}s for 2000 edits"
+        head = 1 + 10 * 2000
+        assert wait_all([a, b], lambda: a.store.last_seq == b.store.last_seq == head, 30)
+        os.kill(frozen.pid, signal.SIGCONT)
+        deadline = time.monotonic() + 60
+        while True:
+            st = _status(frozen)
+            if st[0] == "live" and int(st[1]) == head:
+                break
+            assert time.monotonic() < deadline, st
+        assert st[2] == a.store.doc.hash()
+        assert int(st[5]) > 1, "the frozen client never had to repair a gap: the test is too gentle"
+    finally:
+        for c in made:
+            c.close()
+        server.stop()
+        os.kill(frozen.pid, signal.SIGCONT)
+        if frozen.stdin:
+            frozen.stdin.write("quit\n")
+            frozen.stdin.flush()
+        frozen.wait(10)
+
+
+def test_offline_edits_survive_client_restart_and_apply_once(tmp_path):
+    srv = ServerProcess(tmp_path / "data").start()
+    state = tmp_path / "client"
+    a = SyncClient(srv.endpoint, "r", "owner-token", "A", state_dir=state)
+    a.start()
+    assert a.wait_for(lambda: a.state == "live")
+    n = add(a, "before")
+    assert a.wait_for(lambda: a.unacked_count == 0)
+    srv.stop()
+    assert a.wait_for(lambda: a.state == "offline", 15)
+    offline = [add(a, f"offline{i}") for i in range(5)]
+    a.submit(SetField(n.id, "name", "renamed offline"), "rename")
+    assert all(x.id in a.store.doc for x in offline)  # shown locally at once
+    a.close()  # the app quits while offline
+    srv.start()
+    a2 = SyncClient(srv.endpoint, "r", "owner-token", "A", state_dir=state)
+    b = SyncClient(srv.endpoint, "r", "owner-token", "B")
+    try:
+        a2.start()
+        b.start()
+        assert a2.client_id == a.client_id
+        assert wait_all([a2, b], lambda: a2.unacked_count == 0 and len(b.store.doc) == 7, 30)
+        assert b.store.doc.nodes[n.id].name == "renamed offline"
+        db = sqlite3.connect(tmp_path / "data" / "rooms" / "r.db")
+        dup = db.execute("SELECT cseq FROM ops GROUP BY client_id, cseq HAVING count(*) > 1").fetchall()
+        db.close()
+        assert dup == []
+    finally:
+        a2.close()
+        b.close()
+        srv.stop()
+
+
+def test_curve_encrypted_session(tmp_path):
+    keys = tmp_path / "keys"
+    out = subprocess.run(
+        [sys.executable, "-m", "sync_server", "keygen", str(keys)], capture_output=True, text=True, check=True
+    ).stdout
+    server_public = out.strip().split()[-1]
+    srv = ServerProcess(tmp_path / "data", ["--curve-secret", str(keys / "server.key_secret")]).start()
+    try:
+        good = SyncClient(srv.endpoint, "r", "owner-token", "A", server_key=server_public)
+        wrong = SyncClient(srv.endpoint, "r", "owner-token", "B", server_key=zmq.curve_keypair()[0].decode())
+        plain = SyncClient(srv.endpoint, "r", "owner-token", "C")
+        for c in (good, wrong, plain):
+            c.start()
+        assert good.wait_for(lambda: good.state == "live")
+        n = add(good)
+        assert good.wait_for(lambda: good.unacked_count == 0)
+        wrong.wait_for(lambda: False, 2.0)
+        plain.wait_for(lambda: False, 0.5)
+        assert wrong.state != "live" and plain.state != "live"
+        assert n.id not in wrong.store.doc and n.id not in plain.store.doc
+        for c in (good, wrong, plain):
+            c.close()
+    finally:
+        srv.stop()
