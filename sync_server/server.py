@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import zmq
 import zmq.auth
@@ -171,7 +171,7 @@ class Server:
             self._setup_curve(ctx, router, cfg.curve_secret_file, cfg.curve_allow_dir)
         router.bind(cfg.bind)
         self._router = router
-        self.endpoint = router.getsockopt(zmq.LAST_ENDPOINT).decode()
+        self.endpoint = router.getsockopt_string(zmq.LAST_ENDPOINT)
         return self.endpoint
 
     def _setup_curve(
@@ -244,9 +244,10 @@ class Server:
             for digest, blob in blobs.items():
                 self.assets.put(digest, blob)
             seed = doc
-        rlog = RoomLog(
-            path, lambda kind, value, n=name: self._post(n, kind, value), self.cfg.keyframe_every
-        )
+        def on_event(kind: str, value: Any) -> None:
+            self._post(name, kind, value)
+
+        rlog = RoomLog(path, on_event, self.cfg.keyframe_every)
         room = Room(name, rlog, self.cfg, seed)
         self.rooms[name] = room
         log.info("room %s: loaded at seq %d (%d nodes)", name, room.head, len(room.doc))
@@ -271,7 +272,7 @@ class Server:
         while self._running:
             now = time.monotonic()
             timeout = max(0.0, min(next_hb, next_presence) - now)
-            events = dict(poller.poll(timeout * 1000.0))
+            events = dict(poller.poll(int(timeout * 1000.0) + 1))
             if router in events:
                 self._drain(router)
             if self._wake_r in events:
@@ -443,7 +444,7 @@ class Server:
             else:
                 self._send(rid, protocol.ACK, {"cseq": cseq, "seq": seq, "dup": True})
             return
-        if room.head - room.durable > self.cfg.limits.max_backlog or room.storage_error and room.head > room.durable:
+        if room.head - room.durable > self.cfg.limits.max_backlog or (room.storage_error and room.head > room.durable):
             nack(protocol.E_STORAGE, f"the server cannot store edits right now ({room.storage_error or 'disk too slow'})")
             return
         try:
@@ -564,7 +565,7 @@ class Server:
                 "hash": digest, "size": 0, "offset": offset, "error": str(exc),
             }, [b""])
 
-    _handlers: dict[int, Callable[[Server, Session, Message], None]] = {
+    _handlers: ClassVar[dict[int, Callable[[Server, Session, Message], None]]] = {
         protocol.JOIN: _on_join,
         protocol.SUBMIT: _on_submit,
         protocol.CATCHUP: _on_catchup,

@@ -75,7 +75,7 @@ def test_garbage_input_gets_errors_and_hurts_no_one(server, make_client, room_na
     assert recv(s).type == protocol.SNAPSHOT
     for bad_op in (["add", [1, 2]], ["set", "root", "transform", [float("nan")] * 10], ["batch", [["x"]]], ["move", "root", "root", "V"]):
         s.send_multipart(protocol.encode(protocol.SUBMIT, {"cseq": 7, "op": bad_op}))
-        while (m := recv(s)).type != protocol.NACK:
+        while recv(s).type != protocol.NACK:
             pass
     # Client-chosen routing ids are refused.
     evil = raw_dealer(server.endpoint, routing_id=b"impostor")

@@ -182,7 +182,7 @@ def test_undo_is_a_new_op_and_refuses_over_others_changes(server, make_client, r
     assert b.store.doc.nodes[n.id].color == (1.0, 1.0, 0.0)
     b.submit(SetField(n.id, "color", (0.0, 0.0, 1.0)), "Paint fence blue")
     assert wait_all([a, b], lambda: settled(a, b))
-    with pytest.raises(UndoConflict, match="colour|color"):
+    with pytest.raises(UndoConflict, match=r"colour|color"):
         a.undo()
     assert a.store.doc.nodes[n.id].color == (0.0, 0.0, 1.0)
 

@@ -534,7 +534,7 @@ class Agent(threading.Thread):
         for dl in list(self.downloads.values()):
             if dl.retry_at > now:
                 continue
-            while dl.inflight < ASSET_WINDOW and (dl.size < 0 and dl.inflight == 0 or 0 <= dl.next_offset < dl.size):
+            while dl.inflight < ASSET_WINDOW and ((dl.size < 0 and dl.inflight == 0) or 0 <= dl.next_offset < dl.size):
                 self._send(protocol.ASSET_GET, {"hash": dl.digest, "offset": dl.next_offset})
                 dl.inflight += 1
                 dl.next_offset += chunk
@@ -574,8 +574,7 @@ class Agent(threading.Thread):
             self.emit(("asset", dl.digest))
             return
         self.emit(("asset_progress", dl.digest, "down", body["offset"] + len(data), dl.size))
-        if dl.next_offset < body["offset"] + len(data):
-            dl.next_offset = body["offset"] + len(data)
+        dl.next_offset = max(dl.next_offset, body["offset"] + len(data))
         self._pump_downloads(now)
 
     # -- timers -----------------------------------------------------------------------------

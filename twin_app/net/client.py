@@ -65,7 +65,7 @@ class Peer:
             client_id=str(rec.get("client_id", "")),
             name=str(rec.get("name", "")),
             role=str(rec.get("role", "")),
-            color=tuple(color) if isinstance(color, list) and len(color) == 3 else None,  # type: ignore[arg-type]
+            color=(float(color[0]), float(color[1]), float(color[2])) if isinstance(color, list) and len(color) == 3 else None,
             selection=list(rec.get("selection") or []),
             camera=tuple(camera) if isinstance(camera, list) else None,
             status=str(rec.get("status") or ""),
@@ -105,6 +105,11 @@ class Assets:
         missing = [d for d in set(digests) if not self._cache.has(d)]
         if missing:
             self._agent.command("want", missing)
+
+
+def _fire(listeners: list[Callable[..., None]], *args: Any) -> None:
+    for listener in list(listeners):
+        listener(*args)
 
 
 class SyncClient:
@@ -206,9 +211,7 @@ class SyncClient:
         ``present`` (bool). Coalesced to at most 30 messages per second."""
         clean: dict[str, Any] = {}
         for key, value in fields.items():
-            if isinstance(value, tuple):
-                value = list(value)
-            clean[key] = value
+            clean[key] = list(value) if isinstance(value, tuple) else value
         self._agent.command("presence", clean)
 
     def resync(self) -> None:
@@ -272,25 +275,23 @@ class SyncClient:
             _, cseq, seq, dup = event
             if dup:
                 self.store.reject(cseq)  # already handled by the server before: drop ours
-            for fn in self.on_ack:
-                fn(cseq, seq)
+            _fire(self.on_ack, cseq, seq)
         elif kind == "nack":
             _, cseq, code, reason = event
             pending = self.store.reject(cseq)
             if pending is not None:
                 log.info("edit %r refused: %s (%s)", pending.label, reason, code)
-                for fn in self.on_nack:
-                    fn(pending, code, reason)
+                _fire(self.on_nack, pending, code, reason)
         elif kind == "hb":
             _, head, durable, digest, hash_seq, storage_error, rtt = event
             self.head_seq = max(self.head_seq, head)
             self.durable_seq = durable
             self.storage_error = storage_error
             self.rtt_ms = rtt
-            if digest and hash_seq == self.store.last_seq and not self.store.pending:
-                if self.store.doc.hash() != digest:
-                    log.error("document diverged from the server at seq %d; resyncing", hash_seq)
-                    self.resync()
+            in_step = digest and hash_seq == self.store.last_seq and not self.store.pending
+            if in_step and self.store.doc.hash() != digest:
+                log.error("document diverged from the server at seq %d; resyncing", hash_seq)
+                self.resync()
         elif kind == "snapshot":
             _, doc, seq = event
             self._reset(doc, seq)
@@ -301,30 +302,24 @@ class SyncClient:
                 self.peers[peer.session] = peer
             for session in left:
                 self.peers.pop(session, None)
-            for fn in self.on_peers:
-                fn()
+            _fire(self.on_peers)
         elif kind == "state":
             _, state, detail = event
             self.state, self.state_detail = state, detail
             if state == "offline":
                 self.peers.clear()
-                for fn in self.on_peers:
-                    fn()
-            for fn in self.on_state:
-                fn(state, detail)
+                _fire(self.on_peers)
+            _fire(self.on_state, state, detail)
         elif kind == "welcome":
             _, self.session, self.role, self.epoch, self.limits = event
         elif kind == "error":
             _, code, reason = event
-            for fn in self.on_error:
-                fn(code, reason)
+            _fire(self.on_error, code, reason)
         elif kind == "asset":
-            for fn in self.assets.on_arrived:
-                fn(event[1])
+            _fire(self.assets.on_arrived, event[1])
         elif kind == "asset_progress":
             _, digest, direction, done, total = event
-            for fn in self.assets.on_progress:
-                fn(digest, direction, done, total)
+            _fire(self.assets.on_progress, digest, direction, done, total)
 
     def _reset(self, doc: Document, seq: int) -> None:
         self.head_seq = max(seq, self.head_seq if self.synced else 0)
