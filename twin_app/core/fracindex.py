@@ -69,7 +69,12 @@ def keys_between(lo: str | None, hi: str | None, n: int) -> list[str]:
     """Return ``n`` increasing keys strictly between ``lo`` and ``hi``.
 
     Keys are chosen by bisection, so their length grows with ``log(n)``, not ``n``.
+    Raises ``ValueError`` if ``lo >= hi`` (checked even for ``n == 0``).
     """
+    # Checked here, not only in key_between: the bisection below calls _midpoint directly,
+    # which silently returns a key outside the range when lo >= hi.
+    if lo is not None and hi is not None and lo >= hi:
+        raise ValueError(f"no key between {lo!r} and {hi!r}")
     if n <= 0:
         return []
     mid = key_between(lo, hi) if lo is None or hi is None else _midpoint(lo, hi)
