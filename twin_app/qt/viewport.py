@@ -31,7 +31,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 from pyvistaqt import QtInteractor
 
@@ -97,12 +98,9 @@ class Viewport(QWidget):
         self._axes = add_orientation_axes(self._qt, iren)
         self._handle = TransformHandle(self._renderer, iren, self._on_handle_transform)
         self._handle.set_snapping(False, TRANSLATE_STEP, ROTATE_STEP)
-        # Above the interactor style (0.0) so a click is seen before the style acts on it.
-        self._tags = [
-            iren.AddObserver("LeftButtonPressEvent", self._on_vtk_press, 1.0),
-            iren.AddObserver("LeftButtonReleaseEvent", self._on_vtk_release, 1.0),
-            iren.AddObserver("MouseMoveEvent", self._on_vtk_move, 1.0),
-        ]
+        # Mouse clicks and hover are read from Qt events: once the camera style grabs VTK's
+        # event focus on a press, VTK observers no longer see the release.
+        self._qt.installEventFilter(self)
         self._handle.widget.AddObserver("StartInteractionEvent", self._on_handle_start)
         self._render_tag = self._renderer.AddObserver("EndEvent", self._on_rendered)
         self._hover_timer = QTimer(self)
@@ -306,28 +304,51 @@ class Viewport(QWidget):
             self.request_render()
 
     # -- mouse -----------------------------------------------------------------------
-    def _on_vtk_press(self, _obj: object, _event: str) -> None:
-        iren = self._iren
-        self._press = tuple(iren.GetEventPosition())  # type: ignore[assignment]
-        self._press_additive = bool(iren.GetControlKey() or iren.GetShiftKey())
-        self._dragged_handle = False
-        self._hover_timer.stop()
+    def _display_pos(self, event: QMouseEvent) -> tuple[int, int]:
+        """Qt widget coordinates → VTK display pixels (origin bottom-left)."""
+        ratio = self._qt.devicePixelRatioF()
+        pos = event.position()
+        return round(pos.x() * ratio), round((self._qt.height() - pos.y() - 1) * ratio)
 
-    def _on_vtk_release(self, _obj: object, _event: str) -> None:
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Watch the interactor's mouse events for clicks and hover (never consumes)."""
+        if watched is self._qt and not self._closed:
+            kind = event.type()
+            if kind == QEvent.Type.MouseButtonPress:
+                self._on_press(event)  # type: ignore[arg-type]
+            elif kind == QEvent.Type.MouseButtonRelease:
+                self._on_release(event)  # type: ignore[arg-type]
+            elif kind == QEvent.Type.MouseMove:
+                self._on_move(event)  # type: ignore[arg-type]
+        return False
+
+    def _on_press(self, event: QMouseEvent) -> None:
+        self._hover_timer.stop()
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        self._press = self._display_pos(event)
+        mods = event.modifiers()
+        self._press_additive = bool(mods & (Qt.KeyboardModifier.ControlModifier
+                                            | Qt.KeyboardModifier.ShiftModifier))
+        self._dragged_handle = False
+
+    def _on_release(self, event: QMouseEvent) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
         press, self._press = self._press, None
         if press is None or self._dragged_handle:
             self._dragged_handle = False
             return
-        x, y = self._iren.GetEventPosition()
+        x, y = self._display_pos(event)
         if abs(x - press[0]) > CLICK_SLOP or abs(y - press[1]) > CLICK_SLOP:
             return  # an orbit, not a click
         node_id = self.visual.pick(x, y)
         self.sig_picked.emit(node_id, self._press_additive)
 
-    def _on_vtk_move(self, _obj: object, _event: str) -> None:
-        if self._press is not None or self._handle.dragging:
+    def _on_move(self, event: QMouseEvent) -> None:
+        if event.buttons() != Qt.MouseButton.NoButton or self._handle.dragging:
             return
-        self._hover_pos = tuple(self._iren.GetEventPosition())  # type: ignore[assignment]
+        self._hover_pos = self._display_pos(event)
         if not self._hover_timer.isActive():
             self._hover_timer.start()
 
@@ -358,8 +379,7 @@ class Viewport(QWidget):
         if not self._closed:
             self._closed = True
             self._hover_timer.stop()
-            for tag in self._tags:
-                self._iren.RemoveObserver(tag)
+            self._qt.removeEventFilter(self)
             self._renderer.RemoveObserver(self._render_tag)
             self._handle.close()
             if self._axes is not None:
