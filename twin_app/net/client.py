@@ -159,6 +159,8 @@ class SyncClient:
         self.durable_seq = 0
         self.rtt_ms: float | None = None
         self.storage_error: str | None = None
+        self.divergences = 0  # hash mismatches found (each one repaired by a resync)
+        self.server_hash: tuple[int | None, str | None] = (None, None)  # (seq, hash) last heard
         self.peers: dict[str, Peer] = {}
         self.synced = False
         self.on_state: list[Callable[[str, str], None]] = []
@@ -288,8 +290,10 @@ class SyncClient:
             self.durable_seq = durable
             self.storage_error = storage_error
             self.rtt_ms = rtt
+            self.server_hash = (hash_seq, digest)
             in_step = digest and hash_seq == self.store.last_seq and not self.store.pending
             if in_step and self.store.doc.hash() != digest:
+                self.divergences += 1
                 log.error("document diverged from the server at seq %d; resyncing", hash_seq)
                 self.resync()
         elif kind == "snapshot":
