@@ -232,7 +232,7 @@ def test_non_bytes_chunks() -> None:
     _raises_snapshot_error([None])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(msgpack_values, max_size=4))
 def test_garbage_records_raise_only_snapshot_error(records: list[Any]) -> None:
     try:
