@@ -260,11 +260,6 @@ def test_nacked_edit_leaves_the_history() -> None:
     assert a.store.history.undo_label() == "Rename"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ClientStore keeps the inverse computed at local-edit time; when a remote write is "
-    "sequenced beneath a pending edit, undo restores the stale pre-edit value (see report)",
-)
 def test_undo_restores_the_value_beneath_in_server_order() -> None:
     # b's write is sequenced *before* a's; a never sees it (no flicker). When a undoes its
     # own edit, the value beneath it in the shared history is b's, not the one a started

@@ -39,6 +39,7 @@ class PendingOp:
     op: Op
     label: str
     inverse: Op | None  # None while the op does not apply on the current base
+    entry: UndoEntry | None = None  # its undo/redo entry, kept in step with ``inverse``
 
 
 class ClientStore:
@@ -77,7 +78,8 @@ class ClientStore:
         self.next_cseq += 1
         self.pending.append(pending)
         if undoable:
-            self.history.record(UndoEntry(label, op, inverse, expectations(self.doc, op)))
+            pending.entry = UndoEntry(label, op, inverse, expectations(self.doc, op))
+            self.history.record(pending.entry)
         self._emit(changes)
         return pending
 
@@ -106,7 +108,7 @@ class ClientStore:
             self.history.record(back, clear_redo=False)
         else:
             self.history.redo_entries.append(back)
-        pending = PendingOp(self.next_cseq, entry.inverse, entry.label, inverse)
+        pending = PendingOp(self.next_cseq, entry.inverse, entry.label, inverse, back)
         self.next_cseq += 1
         self.pending.append(pending)
         self._emit(changes)
@@ -188,3 +190,8 @@ class ClientStore:
                 p.inverse = apply(self.doc, p.op, changes)[0]
             except InvalidOp:
                 p.inverse = None
+                continue
+            if p.entry is not None:
+                # Re-applied over ops sequenced beneath it: undo must now restore *their*
+                # values, not the ones from before (the inverse is recomputed in step).
+                p.entry.inverse = p.inverse

@@ -1,0 +1,53 @@
+"""``twin-bench``: run a benchmark and print one JSON object.
+
+    twin-bench sync [--quick]     sync backbone (latency vs raw ZeroMQ, throughput, join, recovery)
+    twin-bench render [--quick]   rendering at plant scale (vs a bare pyvista baseline)
+    twin-bench all [--quick]      both, merged
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from typing import Any
+
+
+def _sync(quick: bool) -> dict[str, Any]:
+    from bench import sync
+
+    return sync.run(quick)
+
+
+def _render(quick: bool) -> dict[str, Any]:
+    from bench import render
+
+    result: dict[str, Any] = render.run(quick)
+    return result
+
+
+SUITES = {"sync": _sync, "render": _render}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen suite(s) and print their JSON; return the exit status."""
+    p = argparse.ArgumentParser(prog="twin-bench", description="Twinroom benchmarks (JSON on stdout)")
+    p.add_argument("suite", choices=[*SUITES, "all"])
+    p.add_argument("--quick", action="store_true", help="fewer repetitions (< 2 minutes per suite)")
+    args = p.parse_args(argv)
+    out: dict[str, Any] = {
+        "suite": args.suite, "quick": args.quick, "python": platform.python_version(),
+        "machine": platform.machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    for name in SUITES if args.suite == "all" else [args.suite]:
+        t0 = time.perf_counter()
+        out.update(SUITES[name](args.quick))
+        out[f"{name}_bench_s"] = round(time.perf_counter() - t0, 1)
+    sys.stdout.write(json.dumps(out, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
