@@ -96,6 +96,7 @@ _GEOMETRY_FIELDS = frozenset({"transform", "parent"})
 _VISIBILITY_FIELDS = frozenset({"visible", "parent"})
 _MESH_FIELDS = frozenset({"mesh", "prop:bbox"})
 _STYLE_FIELDS = frozenset({"color", "opacity"})
+_COLOR_ONLY = frozenset({"color"})
 
 
 class _Shard:
@@ -235,7 +236,14 @@ class SceneVisual:
         # A style-only change (the bulk of a batch recolour) is applied in this first pass:
         # it never needs the tree memos and no later step of this call rebuilds its block.
         tinted = bool(self._sel_blocks or self._hover_blocks)
+        plain = not (self._sel_blocks or self._hover_blocks)
         for nid, fields in changes.nodes.items():
+            if plain and fields == _COLOR_ONLY:  # fastest path: a plain recolour
+                block = blocks.get(nid)
+                node = nodes.get(nid)
+                if block is not None and node is not None and not block.placeholder:
+                    block.attrs.SetBlockColor(block.pd, node.color or DEFAULT_COLOR)
+                    continue
             if fields <= _STYLE_FIELDS:
                 block = blocks.get(nid)
                 node = nodes.get(nid)
