@@ -22,7 +22,6 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys

@@ -71,6 +71,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     cfg.limits.max_nodes = args.max_nodes
     cfg.ring_size = args.ring
     cfg.lag_limit = args.lag_limit
+    # The loop shares the GIL with the room writers; a short switch interval bounds how
+    # long a writer's CPU work (replica updates, keyframes) can hold an edit back.
+    sys.setswitchinterval(0.0005)
     server = Server(cfg)
     server.install_signal_handlers()
     stop_watch = threading.Event()

@@ -79,6 +79,10 @@ class Entry:
     cseq: int
     op: Op
     wire: list[Any]
+    item: list[Any] = field(init=False, repr=False)  # [client id, cseq, op] as broadcast
+
+    def __post_init__(self) -> None:
+        self.item = [self.client_id, self.cseq, self.wire]
 
 
 @dataclass
@@ -153,6 +157,7 @@ class RoomLog:
         self._queue: queue.SimpleQueue[Entry | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._replica: Document | None = None
+        self._recovered: tuple[Keyframe, list[Entry]] | None = None
         self._replica_seq = 0
         self._last_keyframe = 0
 
@@ -180,19 +185,24 @@ class RoomLog:
             }
         finally:
             db.close()
-        docs = []
-        for _ in range(2):  # one for the server loop, one replica for the writer
-            doc = snapshot.decode(kf.chunks)
+        doc = self._replay(kf, tail)
+        head = tail[-1].seq if tail else kf.seq
+        # The writer's replica is rebuilt the same way in the writer thread, so the room
+        # serves as soon as the loop's copy is ready.
+        self._recovered = (kf, tail)
+        self._replica_seq = head
+        self._last_keyframe = kf.seq
+        return Recovered(doc, head, kf, tail, clients)
+
+    def _replay(self, kf: Keyframe, tail: list[Entry]) -> Document:
+        doc = snapshot.decode(kf.chunks)
+        with snapshot.gc_paused():
             for e in tail:
                 try:
                     apply(doc, e.op)
                 except InvalidOp as exc:  # the log only holds ops that applied
                     raise RuntimeError(f"{self.path}: op {e.seq} does not replay: {exc}") from exc
-            docs.append(doc)
-        head = tail[-1].seq if tail else kf.seq
-        self._replica, self._replica_seq = docs[1], head
-        self._last_keyframe = kf.seq
-        return Recovered(docs[0], head, kf, tail, clients)
+        return doc
 
     def start(self) -> None:
         """Start the writer thread."""
@@ -212,6 +222,9 @@ class RoomLog:
 
     # -- writer thread -----------------------------------------------------------------
     def _run(self) -> None:
+        if self._recovered is not None:
+            self._replica = self._replay(*self._recovered)
+            self._recovered = None
         db = connect(self.path)
         pending: list[Entry] = []
         stopping = False

@@ -57,6 +57,9 @@ log = logging.getLogger(__name__)
 
 ROOM_RE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 ZAP_DOMAIN = "twinroom"
+# Plain ints: combining pyzmq's enum flags costs more than the send itself in a hot loop.
+NB = int(zmq.NOBLOCK)
+NB_MORE = int(zmq.NOBLOCK | zmq.SNDMORE)
 OPS_PER_MESSAGE = 5000
 RECENT_CSEQS = 100_000
 PRESENCE_KEYS = ("selection", "camera", "status", "follow", "follow_ok", "present")
@@ -295,11 +298,17 @@ class Server:
     def _drain(self, router: zmq.Socket[bytes]) -> None:
         # Drain a bounded number of messages per turn, so broadcasts batch naturally
         # under load and timers still run.
+        recv = router.recv
         for _ in range(2000):
             try:
-                frames = router.recv_multipart(zmq.NOBLOCK)
+                frame = recv(NB, copy=False)
             except zmq.Again:
                 return
+            # Frame.more is a plain attribute; recv_multipart asks the socket per frame.
+            frames = [frame.bytes]
+            while frame.more:
+                frame = recv(NB, copy=False)
+                frames.append(frame.bytes)
             self.stats["messages"] += 1
             try:
                 self._on_message(frames)
@@ -408,7 +417,7 @@ class Server:
             kf = Keyframe(room.head, room.doc.hash(), len(room.doc), snapshot.encode(room.doc))
         # The keyframe plus the ops after it, in one message: the client rebuilds the room
         # exactly at the head and the live stream continues from head + 1.
-        tail = [[e.client_id, e.cseq, e.wire] for e in room.ring_from(kf.seq + 1)]
+        tail = [e.item for e in room.ring_from(kf.seq + 1)]
         self._send(session.rid, protocol.SNAPSHOT, {
             "room": room.name, "epoch": self.epoch, "seq": kf.seq, "hash": kf.hash,
             "nodes": kf.nodes, "chunks": len(kf.chunks), "ops": tail,
@@ -419,7 +428,7 @@ class Server:
             part = entries[i:i + OPS_PER_MESSAGE]
             self._send(rid, protocol.OPS, {
                 "epoch": self.epoch, "first_seq": part[0].seq,
-                "ops": [[e.client_id, e.cseq, e.wire] for e in part],
+                "ops": [e.item for e in part],
             })
 
     def _on_submit(self, session: Session, msg: Message) -> None:
@@ -587,10 +596,10 @@ class Server:
 
     def _send_frames(self, router: zmq.Socket[bytes], rid: bytes, frames: list[bytes]) -> bool:
         try:
-            router.send(rid, zmq.SNDMORE | zmq.NOBLOCK)
+            router.send(rid, NB_MORE)
             last = len(frames) - 1
             for i, f in enumerate(frames):
-                router.send(f, zmq.NOBLOCK | (zmq.SNDMORE if i < last else 0), copy=len(f) < 65536)
+                router.send(f, NB_MORE if i < last else NB, copy=len(f) < 65536)
             return True
         except zmq.Again:
             return False  # the peer's pipe is full: it repairs the gap when it drains
@@ -613,7 +622,7 @@ class Server:
                 part = entries[i:i + OPS_PER_MESSAGE]
                 frames = protocol.encode(protocol.OPS, {
                     "epoch": self.epoch, "first_seq": part[0].seq,
-                    "ops": [[e.client_id, e.cseq, e.wire] for e in part],
+                    "ops": [e.item for e in part],
                 })
                 limit = self.cfg.lag_limit
                 for rid, session in list(room.members.items()):
@@ -633,8 +642,14 @@ class Server:
                 room.durable = value
                 room.storage_error = None
                 acks = room.acks
+                # One cumulative ACK per client per commit: a client's edits are
+                # sequenced in its submit order, so acking its newest durable edit acks
+                # every earlier one that was not refused.
+                newest: dict[bytes, tuple[int, int]] = {}
                 while acks and acks[0][0] <= value:
                     seq, rid, cseq = acks.popleft()
+                    newest[rid] = (cseq, seq)
+                for rid, (cseq, seq) in newest.items():
                     if rid in self.sessions:
                         self._send(rid, protocol.ACK, {"cseq": cseq, "seq": seq})
             elif kind == "keyframe":

@@ -179,6 +179,15 @@ class Document:
             bisect.insort(self._children[node.parent], (node.order, node.id))
         self._rehash(node)
 
+    def insert_hashed(self, node: Node, digest: int) -> None:
+        """Insert ``node`` whose digest the caller computed from its canonical encoding."""
+        self.nodes[node.id] = node
+        self._children.setdefault(node.id, [])
+        if node.parent is not None:
+            bisect.insort(self._children[node.parent], (node.order, node.id))
+        self._digests[node.id] = digest
+        self._hash = (self._hash + digest) & _MASK
+
     def delete(self, node_id: str) -> Node:
         """Remove one node (childless) and return it."""
         node = self.nodes.pop(node_id)

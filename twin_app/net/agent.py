@@ -324,8 +324,19 @@ class Agent(threading.Thread):
         elif t == protocol.HEARTBEAT:
             self._on_heartbeat(body)
         elif t == protocol.ACK:
-            self._settle(body["cseq"])
-            self.emit(("ack", body["cseq"], body["seq"], bool(body.get("dup"))))
+            cseq, dup = body["cseq"], bool(body.get("dup"))
+            if dup:
+                self._settle(cseq)
+                self.emit(("ack", cseq, body["seq"], True))
+            else:
+                # Cumulative: every unacked edit up to this one is durable (refused ones
+                # were nacked before, in order, on the same connection).
+                done = [c for c in self.unacked if c <= cseq]
+                for c in done:
+                    self._settle(c, pump=False)
+                self._pump_submits()
+                for c in done:
+                    self.emit(("ack", c, body["seq"] if c == cseq else None, False))
         elif t == protocol.NACK:
             self._settle(body["cseq"])
             self.emit(("nack", body["cseq"], body["code"], body["reason"]))
@@ -344,11 +355,12 @@ class Agent(threading.Thread):
         elif t == protocol.ASSET_DATA:
             self._on_asset_data(body, msg.blobs)
 
-    def _settle(self, cseq: int) -> None:
+    def _settle(self, cseq: int, pump: bool = True) -> None:
         self.unacked.pop(cseq, None)
         self.inflight.discard(cseq)
         self.outbox.remove(self.room, cseq)
-        self._pump_submits()
+        if pump:
+            self._pump_submits()
 
     def _on_welcome(self, body: dict[str, Any]) -> None:
         if self.epoch is not None and body["epoch"] != self.epoch:
@@ -365,6 +377,10 @@ class Agent(threading.Thread):
     def _on_snapshot(self, body: dict[str, Any], chunks: list[bytes]) -> None:
         if self.state not in ("syncing", "live") or body["epoch"] != self.epoch:
             return
+        with snapshot.gc_paused():
+            self._load_snapshot(body, chunks)
+
+    def _load_snapshot(self, body: dict[str, Any], chunks: list[bytes]) -> None:
         try:
             doc = snapshot.decode(chunks)
         except snapshot.SnapshotError as exc:
