@@ -135,3 +135,27 @@ def test_move_handle_follows_a_single_selection(view, qtbot):
     vp.visual.set_selection(["r1"])
     vp.set_handle_mode(None)
     qtbot.waitUntil(lambda: vp.render_count > 0 and not vp.handle.enabled)
+
+
+def test_orbit_drag_renders_once_per_step_and_reports_the_camera(view, qtbot):
+    _doc, vp = view
+    w = vp.plotter
+    qtbot.wait(50)
+    renders = []
+    tag = w.renderer.AddObserver("StartEvent", lambda *_: renders.append(1))
+    cams: list[tuple] = []
+    vp.sig_camera_changed.connect(cams.append)
+    before = vp.camera()
+    picked: list[object] = []
+    vp.sig_picked.connect(lambda *a: picked.append(a))
+    qtbot.mousePress(w, Qt.MouseButton.LeftButton, pos=QPoint(300, 200))
+    for i in range(1, 9):
+        qtbot.mouseMove(w, QPoint(300 + 8 * i, 200))
+        qtbot.waitUntil(lambda n=i: len(renders) >= n, timeout=3000)
+    qtbot.mouseRelease(w, Qt.MouseButton.LeftButton, pos=QPoint(364, 200))
+    qtbot.wait(50)
+    w.renderer.RemoveObserver(tag)
+    assert vp.camera() != pytest.approx(before)  # the drag orbited
+    assert 8 <= len(renders) <= 10  # one frame per step, not two
+    assert cams and tuple(cams[-1]) == pytest.approx(vp.camera())
+    assert picked == []  # a drag is not a click

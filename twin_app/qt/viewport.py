@@ -9,8 +9,10 @@ Design notes
   render for the next event-loop turn (``QTimer.singleShot(0)``) however many changes
   arrive in this turn. The render itself is a widget ``update()``: the interactor's
   ``paintGL`` renders VTK exactly once per paint (calling the render window directly
-  would render twice, once now and once in the paint it schedules). pyvistaqt's
-  auto-update timer is off: nothing renders unless something changed.
+  would render twice, once now and once in the paint it schedules). Renders requested by
+  the camera style or the handle widget go the same way (interactor ``EnableRender`` off,
+  its ``RenderEvent`` turned into ``update()``), so an orbit step costs one frame, not two.
+  pyvistaqt's auto-update timer is off: nothing renders unless something changed.
 * Mouse: VTK's trackball-camera style orbits (left), pans (middle or shift-left), zooms
   (wheel). A left press and release within a few pixels is a click: it picks the part
   under the cursor (``sig_picked(id or None, additive)``, additive with Ctrl or Shift).
@@ -103,6 +105,14 @@ class Viewport(QWidget):
         self._qt.installEventFilter(self)
         self._handle.widget.AddObserver("StartInteractionEvent", self._on_handle_start)
         self._render_tag = self._renderer.AddObserver("EndEvent", self._on_rendered)
+        # Camera styles and widgets render through the interactor on every mouse move; by
+        # default that renders now *and* again in the paint the finished frame schedules.
+        # Route those renders to a widget update instead, and render for real only when
+        # the paint asks (pyvistaqt marks its paintGL with ``_in_paint``).
+        self._iren_render_tag: int | None = None
+        if hasattr(self._qt, "_in_paint"):
+            iren.EnableRenderOff()
+            self._iren_render_tag = iren.AddObserver("RenderEvent", self._on_iren_render)
         self._hover_timer = QTimer(self)
         self._hover_timer.setSingleShot(True)
         self._hover_timer.setInterval(HOVER_MS)
@@ -175,6 +185,14 @@ class Viewport(QWidget):
         self._sync_handle()
         self.render_count += 1
         self._qt.update()  # paintGL renders VTK once
+
+    def _on_iren_render(self, _obj: object, _event: str) -> None:
+        if self._closed:
+            return
+        if getattr(self._qt, "_in_paint", False):
+            self._qt.ren_win.Render()  # the paint is asking: render into VTK's buffer
+        else:
+            self._qt.update()  # a style or widget asked: one paint, one render
 
     def render_now(self) -> None:
         """Render synchronously (screenshots, tests); prefer ``request_render``."""
@@ -380,6 +398,9 @@ class Viewport(QWidget):
             self._closed = True
             self._hover_timer.stop()
             self._qt.removeEventFilter(self)
+            if self._iren_render_tag is not None:
+                self._iren.RemoveObserver(self._iren_render_tag)
+                self._iren.EnableRenderOn()
             self._renderer.RemoveObserver(self._render_tag)
             self._handle.close()
             if self._axes is not None:
