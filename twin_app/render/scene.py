@@ -236,7 +236,7 @@ class SceneVisual:
         # A style-only change (the bulk of a batch recolour) is applied in this first pass:
         # it never needs the tree memos and no later step of this call rebuilds its block.
         tinted = bool(self._sel_blocks or self._hover_blocks)
-        plain = not (self._sel_blocks or self._hover_blocks)
+        plain = not tinted
         for nid, fields in changes.nodes.items():
             if plain and fields == _COLOR_ONLY:  # fastest path: a plain recolour
                 block = blocks.get(nid)
