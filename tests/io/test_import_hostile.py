@@ -283,3 +283,10 @@ def test_mangled_files_never_raise_anything_else(tmp_path: Path, suffix: str) ->
             v, f = meshblob.decode(part.blob)
             assert np.isfinite(v).all() and len(f) == part.triangles > 0
             assert all(np.isfinite(part.transform))
+
+
+def test_gltf_with_a_missing_buffer_file(tmp_path: Path) -> None:
+    files = box().export(file_type="gltf")
+    gltf_name = next(n for n in files if n.endswith(".gltf"))
+    (tmp_path / "lonely.gltf").write_bytes(files[gltf_name])  # its .bin is not copied
+    rejects(tmp_path / "lonely.gltf", "missing")

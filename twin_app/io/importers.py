@@ -168,8 +168,8 @@ def import_file(
         shown = suffix or "(none)"
         raise MeshImportError(f"{name}: unsupported file type {shown} (supported: {kinds})")
     fmt = FORMAT_NAMES[suffix]
-    data = _read_bytes(path, name)
     try:
+        data = _read_bytes(path, name)
         raw = _LOADERS[suffix](path, data, ctx)
         del data
         return _build(raw, name, path.stem, fmt, ctx)
@@ -183,6 +183,9 @@ def import_file(
         raise MeshImportError(f"{name}: not a valid {fmt} file (broken zip package: {exc})") from exc
     except (ThreeMFError, StepConversionError, stl.StlFormatError, meshblob.MeshBlobError) as exc:
         raise MeshImportError(f"{name}: not a valid {fmt} file ({exc})") from exc
+    except FileNotFoundError as exc:
+        missing = exc.filename or (exc.args[0] if exc.args else "?")
+        raise MeshImportError(f"{name}: a file it refers to is missing ({missing})") from exc
     except Exception as exc:  # trimesh and numpy raise many types on malformed input
         log.debug("import of %s failed", path, exc_info=True)
         detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
@@ -404,7 +407,7 @@ def _node_name(node: str, parents: dict[str, str]) -> str:
 def _resolver(path: Path) -> Any:
     from trimesh import resolvers
 
-    class SizeLimitedResolver(resolvers.FilePathResolver):  # type: ignore[misc]
+    class SizeLimitedResolver(resolvers.FilePathResolver):
         """Reads side files (``.bin``, ``.mtl``, textures) only inside the file's folder."""
 
         def get(self, name: str) -> bytes:
@@ -538,7 +541,7 @@ def _build(raw: RawScene, source: str, stem: str, fmt: str, ctx: _Progress) -> I
         transform, bake = xform.decompose(m)
         key = (inst.mesh, None if bake is None else bake.tobytes())
         if key not in encoded:
-            vertices = np.asarray(mesh.vertices, dtype=np.float64)
+            vertices: NDArray[np.floating] = np.asarray(mesh.vertices, dtype=np.float64)
             if y_up:
                 vertices = xform.y_up_to_z_up(vertices)
             if raw.unit != 1.0:

@@ -98,9 +98,9 @@ def decompose(m: NDArray[np.floating]) -> tuple[tuple[float, ...], Matrix | None
     rotation · scale; otherwise (shear, or a zero scale) ``transform`` carries only the
     translation and ``bake`` is the 3×3 linear part to apply to the vertices instead.
     """
-    m = np.asarray(m, dtype=np.float64)
-    lin = m[:3, :3]
-    pos = tuple(float(c) for c in m[:3, 3])
+    mat: Matrix = np.asarray(m, dtype=np.float64)
+    lin = mat[:3, :3]
+    pos = tuple(float(c) for c in mat[:3, 3])
     scale = np.linalg.norm(lin, axis=0)
     if np.all(scale > 1e-12):
         rot = lin / scale
