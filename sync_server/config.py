@@ -68,6 +68,7 @@ class ServerConfig:
     session_timeout_s: float = 10.0
     keyframe_every: int = 10_000
     ring_size: int = 100_000
+    max_room_bytes: int = 0  # disk quota per room log (0 = none)
     lag_limit: int = 50_000  # ops a client may be behind before we stop queueing for it
     seeds: dict[str, Path] = field(default_factory=dict)  # room -> room file for a new room
 

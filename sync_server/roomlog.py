@@ -96,12 +96,19 @@ class Recovered:
     clients: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """Open a room database with the pragmas every connection needs."""
+def connect(path: Path, max_bytes: int = 0) -> sqlite3.Connection:
+    """Open a room database with the pragmas every connection needs.
+
+    ``max_bytes`` > 0 caps the database size (a per-room disk quota); writes beyond it
+    fail exactly like a full disk (SQLITE_FULL).
+    """
     db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=5.0)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.executescript(SCHEMA)
+    if max_bytes > 0:
+        page = db.execute("PRAGMA page_size").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count = {max(1, max_bytes // page)}")
     return db
 
 
@@ -150,8 +157,10 @@ class RoomLog:
         path: Path,
         on_event: Callable[[str, Any], None],
         keyframe_every: int = KEYFRAME_EVERY,
+        max_bytes: int = 0,
     ) -> None:
         self.path = path
+        self.max_bytes = max_bytes
         self.on_event = on_event
         self.keyframe_every = keyframe_every
         self._queue: queue.SimpleQueue[Entry | None] = queue.SimpleQueue()
@@ -225,7 +234,7 @@ class RoomLog:
         if self._recovered is not None:
             self._replica = self._replay(*self._recovered)
             self._recovered = None
-        db = connect(self.path)
+        db = connect(self.path, self.max_bytes)
         pending: list[Entry] = []
         stopping = False
         backoff = 0.05
@@ -253,6 +262,11 @@ class RoomLog:
                     # acknowledged until it is on disk.
                     log.error("room log %s: commit failed (%s); retrying", self.path.name, exc)
                     self.on_event("error", str(exc))
+                    if stopping:
+                        # Shutting down and the disk still refuses: these ops were never
+                        # acknowledged, so their authors still hold them and resend them.
+                        log.error("room log %s: %d unacknowledged ops not written", self.path.name, len(pending))
+                        break
                     try:
                         db.execute("ROLLBACK")
                     except sqlite3.Error:

@@ -250,7 +250,7 @@ class Server:
         def on_event(kind: str, value: Any) -> None:
             self._post(name, kind, value)
 
-        rlog = RoomLog(path, on_event, self.cfg.keyframe_every)
+        rlog = RoomLog(path, on_event, self.cfg.keyframe_every, self.cfg.max_room_bytes)
         room = Room(name, rlog, self.cfg, seed)
         self.rooms[name] = room
         log.info("room %s: loaded at seq %d (%d nodes)", name, room.head, len(room.doc))

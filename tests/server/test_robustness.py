@@ -271,3 +271,36 @@ def test_curve_encrypted_session(tmp_path):
             c.close()
     finally:
         srv.stop()
+
+
+def test_full_disk_refuses_edits_keeps_serving_and_loses_nothing_acked(tmp_path):
+    # The room's quota makes SQLite fail exactly as a full disk does (SQLITE_FULL).
+    srv = ServerProcess(tmp_path / "data", ["--max-room-mb", "0.25"]).start()
+    a = SyncClient(srv.endpoint, "r", "owner-token", "A")
+    try:
+        a.start()
+        assert a.wait_for(lambda: a.state == "live")
+        acked: set[int] = set()
+        refused: list[str] = []
+        a.on_ack.append(lambda cseq, seq: acked.add(cseq))
+        a.on_nack.append(lambda p, code, reason: refused.append(code))
+        n = add(a, "big")
+        for i in range(3000):  # ~12 MB of edits into a 0.25 MB quota
+            a.submit(SetField(n.id, f"prop:note{i % 60}", f"{i:06d}" + "x" * 4000), "fill")
+            if a.wait_for(lambda: bool(refused), 0.002):
+                break
+        assert a.wait_for(lambda: "storage_unavailable" in refused, 30)
+        assert a.wait_for(lambda: a.storage_error is not None, 10)  # shown to users
+        assert srv.alive()
+        # A newcomer can still join and read; everything acked is in the log.
+        b = SyncClient(srv.endpoint, "r", "owner-token", "B")
+        b.start()
+        assert b.wait_for(lambda: b.state == "live")
+        b.close()
+        db = sqlite3.connect(tmp_path / "data" / "rooms" / "r.db")
+        logged = {c for (c,) in db.execute("SELECT cseq FROM ops WHERE client_id = ?", (a.client_id,))}
+        db.close()
+        assert acked and acked <= logged
+    finally:
+        a.close()
+        srv.stop()
