@@ -58,6 +58,7 @@ def test_all_op_kinds_converge_and_hash_matches_server(server, make_client, room
     b.submit(SetField(x.id, "color", (1.0, 0.5, 0.0)), "colour")
     b.submit(SetField(x.id, "transform", (1, 2, 3, 0, 0, 0, 1, 1, 1, 1)), "move")
     b.submit(SetField(x.id, "prop:part_number", "RB-0001"), "pn")
+    assert wait_all([a, b], lambda: settled(a, b))  # x has left g1 before g1 goes
     a.submit(RemoveNode(g1.id), "remove")
     assert wait_all([a, b], lambda: settled(a, b))
     assert a.store.doc.hash() == b.store.doc.hash()
