@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 
 from sync_server.config import add_token, load_tokens
+from sync_server.server import data_dir_holder
 
 DEFAULT_PORT = 7700
 
@@ -39,6 +40,7 @@ class EmbeddedServer:
         self.owner_token = ""
         self.share_token = ""
         self.log_path = data_dir / "server.log"
+        self.attached = False  # True when another window's server was already running
 
     def _tokens(self) -> None:
         path = self.data_dir / "tokens.toml"
@@ -49,21 +51,32 @@ class EmbeddedServer:
         self.share_token = shares[0] if shares else add_token(path, "designer", None, "shared")
 
     def start(self, timeout: float = 30.0) -> None:
-        """Start the server and wait until it listens. Raises ``EmbeddedServerError``."""
+        """Start the server and wait until it listens. Raises ``EmbeddedServerError``.
+
+        If a server already runs on this data directory (another window of the app),
+        attach to it instead of starting a second one.
+        """
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._tokens()
+        running = data_dir_holder(self.data_dir)
+        if running:
+            self._set_addresses(running)
+            self.attached = True
+            return
         binds = [self.bind] if self.bind else [f"tcp://0.0.0.0:{DEFAULT_PORT}", "tcp://0.0.0.0:*"]
         errors = []
         for bind in binds:
             line = self._spawn(bind, timeout)
             if line.startswith("twin-sync listening on"):
-                bound = line.split()[3]
-                port = bound.rsplit(":", 1)[1]
-                self.endpoint = f"tcp://127.0.0.1:{port}"
-                self.share_address = f"tcp://{socket.gethostname()}:{port}"
+                self._set_addresses(line.split()[3])
                 return
             errors.append(line or "no output")
         raise EmbeddedServerError("the local server did not start: " + "; ".join(errors) + f" (log: {self.log_path})")
+
+    def _set_addresses(self, bound: str) -> None:
+        port = bound.rsplit(":", 1)[1]
+        self.endpoint = f"tcp://127.0.0.1:{port}"
+        self.share_address = f"tcp://{socket.gethostname()}:{port}"
 
     def _spawn(self, bind: str, timeout: float) -> str:
         args = [

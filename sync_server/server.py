@@ -26,6 +26,7 @@ Design notes
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import re
@@ -63,6 +64,41 @@ NB_MORE = int(zmq.NOBLOCK | zmq.SNDMORE)
 OPS_PER_MESSAGE = 5000
 RECENT_CSEQS = 100_000
 PRESENCE_KEYS = ("selection", "camera", "status", "follow", "follow_ok", "present")
+
+
+class DataDirBusy(RuntimeError):
+    """Another server process holds the data directory."""
+
+
+LOCK_FILE = "server.lock"
+
+
+def lock_data_dir(data_dir: Path) -> int:
+    """Take the data directory's exclusive lock; return its fd. Raises ``DataDirBusy``."""
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 200).decode(errors="replace").strip()
+        os.close(fd)
+        raise DataDirBusy(f"{data_dir} is in use by another twin-sync ({holder or 'starting'})") from None
+    return fd
+
+
+def data_dir_holder(data_dir: Path) -> str | None:
+    """The endpoint of the server running on ``data_dir``, or ``None`` if none runs."""
+    path = data_dir / LOCK_FILE
+    if not path.exists():
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return None  # we could lock it: nobody holds it
+    except BlockingIOError:
+        parts = os.read(fd, 200).decode(errors="replace").split()
+        return parts[1] if len(parts) == 2 else None
+    finally:
+        os.close(fd)
 
 
 @dataclass
@@ -149,12 +185,18 @@ class Server:
         self._router: zmq.Socket[bytes] | None = None
         self._auth: ThreadAuthenticator | None = None
         self._bad_peers: OrderedDict[bytes, int] = OrderedDict()
+        self._lock_fd = -1
 
     # -- lifecycle -----------------------------------------------------------------------
     def open(self) -> str:
-        """Load existing rooms, bind the socket and return the bound endpoint."""
+        """Lock the data directory, load existing rooms, bind; return the bound endpoint.
+
+        Raises ``DataDirBusy`` if another server uses the same data directory: two
+        sequencers on one room log would hand out the same seqs.
+        """
         cfg = self.cfg
         cfg.rooms_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = lock_data_dir(cfg.data_dir)
         for path in sorted(cfg.rooms_dir.glob("*.db")):
             self._open_room(path.stem)
         for name in cfg.seeds:
@@ -175,6 +217,8 @@ class Server:
         router.bind(cfg.bind)
         self._router = router
         self.endpoint = router.getsockopt_string(zmq.LAST_ENDPOINT)
+        os.ftruncate(self._lock_fd, 0)
+        os.write(self._lock_fd, f"{os.getpid()} {self.endpoint}\n".encode())
         return self.endpoint
 
     def _setup_curve(
@@ -234,6 +278,8 @@ class Server:
             self._ctx.term()
         os.close(self._wake_r)
         os.close(self._wake_w)
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)  # releases the data directory lock
 
     # -- rooms -------------------------------------------------------------------------
     def _open_room(self, name: str) -> Room:

@@ -304,3 +304,39 @@ def test_full_disk_refuses_edits_keeps_serving_and_loses_nothing_acked(tmp_path)
     finally:
         a.close()
         srv.stop()
+
+
+def test_one_server_per_data_directory(server):
+    from sync_server.embedded import EmbeddedServer
+
+    second = subprocess.run(
+        [sys.executable, "-m", "sync_server", "serve", "--bind", "tcp://127.0.0.1:*",
+         "--data", str(server.data), "--token", "t:owner"],
+        check=False, capture_output=True, text=True, timeout=30,
+    )
+    assert second.returncode == 1
+    assert "in use by another twin-sync" in second.stdout
+    # The app's embedded server attaches to the running one instead of starting another.
+    emb = EmbeddedServer(server.data, seed_demo=False)
+    emb.start()
+    assert emb.attached and emb.endpoint.rsplit(":", 1)[1] == server.endpoint.rsplit(":", 1)[1]
+    emb.stop()
+    assert server.alive()
+
+
+def test_two_clients_on_one_state_dir_get_distinct_ids(server, tmp_path):
+    a = SyncClient(server.endpoint, "r", "owner-token", "A", state_dir=tmp_path / "c")
+    b = SyncClient(server.endpoint, "r", "owner-token", "B", state_dir=tmp_path / "c")
+    try:
+        assert a.client_id != b.client_id
+        for c in (a, b):
+            c.start()
+        assert wait_all([a, b], lambda: a.state == b.state == "live")
+        na, nb = add(a, "from a"), add(b, "from b")  # both cseq 1: must not collide
+        assert wait_all([a, b], lambda: all(n.id in c.store.doc for n in (na, nb) for c in (a, b)))
+    finally:
+        a.close()
+        b.close()
+    again = SyncClient(server.endpoint, "r", "owner-token", "A", state_dir=tmp_path / "c")
+    assert again.client_id == a.client_id  # the first instance's identity is reused
+    again.close()

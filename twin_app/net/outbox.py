@@ -9,6 +9,8 @@ is persisted, because the server treats a client seq it has seen as a duplicate.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -25,11 +27,14 @@ class Outbox:
         self._lock = threading.Lock()
         self._mem: dict[tuple[str, int], tuple[str, bytes]] = {}
         self._db: sqlite3.Connection | None = None
+        self._lock_fd = -1
+        self.state_dir = state_dir
         if state_dir is None:
             self.client_id = new_id()
             self._next = 1
             return
-        state_dir.mkdir(parents=True, exist_ok=True)
+        state_dir = self._claim(state_dir)
+        self.state_dir = state_dir
         db = sqlite3.connect(str(state_dir / "client.db"), isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
@@ -47,6 +52,23 @@ class Outbox:
             self.client_id = row[0]
         row = db.execute("SELECT value FROM meta WHERE key = 'next_cseq'").fetchone()
         self._next = int(row[0]) if row else 1
+
+    def _claim(self, state_dir: Path) -> Path:
+        # Two running clients must never share an id and a cseq counter (the server would
+        # take the second one's edits for resends). A second instance on the same state
+        # directory gets its own sub-directory, reused by later second instances.
+        for n in range(1, 50):
+            path = state_dir if n == 1 else state_dir / f"instance-{n}"
+            path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path / "client.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            self._lock_fd = fd
+            return path
+        raise RuntimeError(f"too many running clients on {state_dir}")
 
     @property
     def next_cseq(self) -> int:
@@ -91,3 +113,6 @@ class Outbox:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+            if self._lock_fd >= 0:
+                os.close(self._lock_fd)
+                self._lock_fd = -1
