@@ -180,19 +180,45 @@ def _peers(endpoint: str, room: str, n_passive: int, rate: float, node_id: str, 
     ctx.term()
 
 
-def edit_latency(endpoint: str, room: str, n_clients: int, load_rate: float, samples: int) -> dict[str, float]:
-    """Submit → applied-elsewhere latency with ``n_clients`` in the room under load."""
+def _writer(endpoint: str, room: str, conn: Any) -> None:
+    """The editing client, in its own process (as on a real user's machine)."""
+    sys.setswitchinterval(0.0005)
     a = SyncClient(endpoint, room, TOKEN, "writer")
+    a.start()
+    assert a.wait_for(lambda: a.state == "live", 30)
+    if "bench-target" not in a.store.doc:
+        a.submit(AddNode(Node("bench-target", "root", "V", kind="part", name="target")), "add")
+    assert a.wait_for(lambda: a.unacked_count == 0, 30)
+    conn.send("ready")
+    sent: dict[int, float] = {}
+    while True:
+        while not conn.poll(0.001):
+            a.process_events()
+        i = conn.recv()
+        if i is None:
+            break
+        sent[i] = time.perf_counter()  # CLOCK_MONOTONIC: comparable across processes
+        a.submit(SetField("bench-target", "prop:probe", i), "probe")
+    a.wait_for(lambda: a.unacked_count == 0, 30)
+    conn.send(sent)
+    a.close()
+
+
+def edit_latency(endpoint: str, room: str, n_clients: int, load_rate: float, samples: int) -> dict[str, float]:
+    """Submit → applied-elsewhere latency with ``n_clients`` in the room under load.
+
+    The writer, the reader and the other peers (with the background load) are three
+    processes, like clients on three machines.
+    """
+    mpc = mp.get_context("spawn")
+    here, there = mpc.Pipe()
+    w = mpc.Process(target=_writer, args=(endpoint, room, there))
+    w.start()
+    assert here.poll(60) and here.recv() == "ready", "writer did not start"
     b = SyncClient(endpoint, room, TOKEN, "reader")
-    for c in (a, b):
-        c.start()
+    b.start()
     try:
-        assert a.wait_for(lambda: a.state == "live", 30) and b.wait_for(lambda: b.state == "live", 30)
-        node = Node("bench-target", "root", "V", kind="part", name="target")
-        if "bench-target" not in a.store.doc:
-            a.submit(AddNode(node), "add")
-        assert b.wait_for(lambda: "bench-target" in b.store.doc, 10)
-        mpc = mp.get_context("spawn")
+        assert b.wait_for(lambda: b.state == "live" and "bench-target" in b.store.doc, 30)
         ready, stop = mpc.Event(), mpc.Event()
         stats = mpc.Manager().dict()
         p = mpc.Process(target=_peers, args=(endpoint, room, max(0, n_clients - 2), load_rate, "bench-target", ready, stop, stats))
@@ -201,32 +227,30 @@ def edit_latency(endpoint: str, room: str, n_clients: int, load_rate: float, sam
         arrived: dict[int, float] = {}
 
         def on_change(_changes: Any) -> None:
-            n = b.store.doc.nodes["bench-target"]
-            v = n.props.get("probe")
+            v = b.store.doc.nodes["bench-target"].props.get("probe")
             if isinstance(v, int) and v not in arrived:
                 arrived[v] = time.perf_counter()
 
         b.store.subscribe(on_change)
-        lat = []
         warm = max(20, samples // 10)
         for i in range(samples + warm):
-            t0 = time.perf_counter()
-            a.submit(SetField("bench-target", "prop:probe", i), "probe")
+            here.send(i)
             assert b.wait_for(lambda i=i: i in arrived, 10), "probe lost"
-            a.process_events()
-            if i >= warm:
-                lat.append((arrived[i] - t0) * 1000)
             # Spread the probes out so they sample the background load, not each other.
             b.wait_for(lambda: False, 0.002)
-        a.wait_for(lambda: a.unacked_count == 0, 30)
+        here.send(None)
+        sent = here.recv()
+        w.join(30)
         stop.set()
         p.join(30)
+        lat = [(arrived[i] - sent[i]) * 1000 for i in range(warm, samples + warm)]
         return {"p50": pct(lat, 0.5), "p99": pct(lat, 0.99), "mean": statistics.fmean(lat),
                 "load_acked": stats.get("acked", 0), "load_sent": stats.get("sent", 0),
                 "load_elapsed": stats.get("elapsed", 0.0)}
     finally:
-        a.close()
         b.close()
+        if w.is_alive():
+            w.kill()
 
 
 def sustained(endpoint: str, rates: list[int], samples: int) -> tuple[int, list[dict[str, Any]]]:
@@ -337,6 +361,9 @@ def big_room(quick: bool) -> dict[str, Any]:
 
 def run(quick: bool) -> dict[str, Any]:
     """Run every sync measurement; return one JSON-able dict."""
+    # As the desktop app does: a short GIL switch interval keeps the network thread and
+    # the GUI thread from holding each other up for the default 5 ms.
+    sys.setswitchinterval(0.0005)
     samples = 300 if quick else 2000
     out: dict[str, Any] = {}
     probe_size = len(protocol.encode(protocol.SUBMIT, {"cseq": 123456, "op": ["set", "bench-target", "prop:probe", 123456]})[0])

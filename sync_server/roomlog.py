@@ -36,6 +36,7 @@ from typing import Any
 import msgpack
 
 from twin_app.core import snapshot
+from twin_app.core.changes import DISCARD
 from twin_app.core.document import Document
 from twin_app.core.errors import InvalidOp
 from twin_app.core.ops import Op, apply, op_from_wire
@@ -163,7 +164,7 @@ class RoomLog:
         self.max_bytes = max_bytes
         self.on_event = on_event
         self.keyframe_every = keyframe_every
-        self._queue: queue.SimpleQueue[Entry | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[Entry] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._replica: Document | None = None
         self._recovered: tuple[Keyframe, list[Entry]] | None = None
@@ -218,9 +219,9 @@ class RoomLog:
         self._thread = threading.Thread(target=self._run, name=f"writer-{self.path.stem}", daemon=True)
         self._thread.start()
 
-    def append(self, entry: Entry) -> None:
-        """Queue an accepted op for the durable log (never blocks)."""
-        self._queue.put(entry)
+    def append(self, entries: list[Entry]) -> None:
+        """Queue accepted ops (in seq order) for the durable log (never blocks)."""
+        self._queue.put(entries)
 
     def close(self) -> None:
         """Flush what is queued, then stop the writer thread."""
@@ -245,7 +246,7 @@ class RoomLog:
                     if item is None:
                         stopping = True
                         continue
-                    pending.append(item)
+                    pending.extend(item)
                 while len(pending) < MAX_BATCH_ROWS:
                     try:
                         item = self._queue.get_nowait()
@@ -254,7 +255,7 @@ class RoomLog:
                     if item is None:
                         stopping = True
                         break
-                    pending.append(item)
+                    pending.extend(item)
                 try:
                     self._commit(db, pending)
                 except sqlite3.Error as exc:
@@ -302,7 +303,7 @@ class RoomLog:
         replica = self._replica
         assert replica is not None
         for e in batch:
-            apply(replica, e.op)
+            apply(replica, e.op, DISCARD)
             self._replica_seq = e.seq
         if self._replica_seq - self._last_keyframe >= self.keyframe_every:
             try:

@@ -49,6 +49,7 @@ from sync_server.config import Grant, ServerConfig
 from sync_server.roomlog import Entry, Keyframe, RoomLog
 from twin_app import __version__, protocol
 from twin_app.core import roomfile, snapshot
+from twin_app.core.changes import DISCARD
 from twin_app.core.errors import InvalidOp
 from twin_app.core.ops import apply, count_ops, op_from_wire
 from twin_app.core.permissions import EDIT_ALL, refusal
@@ -61,6 +62,7 @@ ZAP_DOMAIN = "twinroom"
 # Plain ints: combining pyzmq's enum flags costs more than the send itself in a hot loop.
 NB = int(zmq.NOBLOCK)
 NB_MORE = int(zmq.NOBLOCK | zmq.SNDMORE)
+RCVMORE = int(zmq.RCVMORE)
 OPS_PER_MESSAGE = 5000
 RECENT_CSEQS = 100_000
 PRESENCE_KEYS = ("selection", "camera", "status", "follow", "follow_ok", "present")
@@ -345,16 +347,17 @@ class Server:
         # Drain a bounded number of messages per turn, so broadcasts batch naturally
         # under load and timers still run.
         recv = router.recv
+        more = router.getsockopt
         for _ in range(2000):
             try:
-                frame = recv(NB, copy=False)
+                rid = recv(NB)
             except zmq.Again:
                 return
-            # Frame.more is a plain attribute; recv_multipart asks the socket per frame.
-            frames = [frame.bytes]
-            while frame.more:
-                frame = recv(NB, copy=False)
-                frames.append(frame.bytes)
+            # Every message has at least a routing id and a header frame; asking the
+            # socket for RCVMORE only after that is cheaper than recv_multipart's loop.
+            frames = [rid, recv(NB)]
+            while more(RCVMORE):
+                frames.append(recv(NB))
             self.stats["messages"] += 1
             try:
                 self._on_message(frames)
@@ -521,7 +524,7 @@ class Server:
             nack(protocol.E_FORBIDDEN, why)
             return
         try:
-            apply(room.doc, op, max_nodes=lim.max_nodes)
+            apply(room.doc, op, DISCARD, lim.max_nodes)
         except InvalidOp as exc:
             nack(exc.code, str(exc))
             return
@@ -532,8 +535,7 @@ class Server:
         if len(room.recent) > RECENT_CSEQS:
             room.recent.popitem(last=False)
         room.ring.append(entry)
-        room.outbox.append(entry)
-        room.log.append(entry)
+        room.outbox.append(entry)  # broadcast, then logged, at the end of this loop turn
         room.acks.append((entry.seq, rid, cseq))
 
     def _on_catchup(self, session: Session, msg: Message) -> None:
@@ -677,6 +679,9 @@ class Server:
                     # in heartbeats and repairs from the ring, or takes a snapshot.
                     if part[-1].seq - session.seq <= limit:
                         self._send_frames(router, rid, frames)
+            # Handed to the writer only now: waking it earlier would let it take the GIL
+            # between an op's validation and its broadcast.
+            room.log.append(entries)
 
     def _writer_events(self) -> None:
         while self._events:

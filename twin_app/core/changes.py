@@ -48,3 +48,15 @@ class ChangeSet:
 
     def __repr__(self) -> str:
         return f"ChangeSet(reset={self.reset}, nodes={self.nodes!r})"
+
+
+class _Discard(ChangeSet):
+    """A change set that records nothing: for replicas nobody observes (the server)."""
+
+    __slots__ = ()
+
+    def touch(self, node_id: str, *fields: str) -> None:
+        pass
+
+
+DISCARD: ChangeSet = _Discard()
