@@ -71,6 +71,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     cfg.limits.max_nodes = args.max_nodes
     cfg.ring_size = args.ring
     cfg.lag_limit = args.lag_limit
+    cfg.session_timeout_s = args.session_timeout
     cfg.max_room_bytes = int(args.max_room_mb * 1024 * 1024)
     # The loop shares the GIL with the room writers; a short switch interval bounds how
     # long a writer's CPU work (replica updates, keyframes) can hold an edit back.
@@ -182,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ops-per-s", type=float, default=5000.0, help="edit rate limit per client")
     s.add_argument("--ring", type=int, default=100_000, help="recent ops kept in memory for catch-up")
     s.add_argument("--lag-limit", type=int, default=50_000, help="ops a client may lag before it must repair")
+    s.add_argument("--session-timeout", type=float, default=10.0, help="forget silent clients after this many seconds")
     s.add_argument("--max-room-mb", type=float, default=0, help="disk quota per room (0 = none)")
     s.add_argument("--max-nodes", type=int, default=1_000_000, help="document size limit per room")
     s.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)

@@ -340,3 +340,32 @@ def test_two_clients_on_one_state_dir_get_distinct_ids(server, tmp_path):
     again = SyncClient(server.endpoint, "r", "owner-token", "A", state_dir=tmp_path / "c")
     assert again.client_id == a.client_id  # the first instance's identity is reused
     again.close()
+
+
+def test_killed_client_leaves_the_room_for_others(tmp_path):
+    srv = ServerProcess(tmp_path / "d", ["--session-timeout", "2"]).start()
+    watcher = SyncClient(srv.endpoint, "r", "owner-token", "watcher")
+    try:
+        watcher.start()
+        assert watcher.wait_for(lambda: watcher.state == "live")
+        victim = _peer(srv.endpoint, "r")
+        assert watcher.wait_for(lambda: any(p.name == "peer" for p in watcher.peers.values()), 20)
+        victim.kill()  # SIGKILL: no BYE
+        victim.wait(10)
+        assert watcher.wait_for(lambda: not any(p.name == "peer" for p in watcher.peers.values()), 10)
+    finally:
+        watcher.close()
+        srv.stop()
+
+
+def test_reconnect_storm_every_client_gets_a_consistent_room(server, make_client, room_name):
+    writer = make_client(room_name, name="writer")
+    assert writer.wait_for(lambda: writer.state == "live")
+    for i in range(300):
+        add(writer, f"p{i}")
+    storm = [make_client(room_name, name=f"s{i}") for i in range(30)]  # all at once
+    for i in range(300, 600):
+        add(writer, f"p{i}")
+    clients = [writer, *storm]
+    assert wait_all(clients, lambda: all(c.state == "live" and len(c.store.doc) == 601 for c in clients), 60)
+    assert len({c.store.doc.hash() for c in clients}) == 1

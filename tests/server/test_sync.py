@@ -208,3 +208,24 @@ def test_rate_limit_nacks(tmp_path):
         c.close()
     finally:
         srv.stop()
+
+
+def test_document_size_limit_nacks(tmp_path):
+    from tests.netutil import ServerProcess
+    from twin_app.net import SyncClient
+
+    srv = ServerProcess(tmp_path / "d", ["--max-nodes", "5"]).start()
+    try:
+        c = SyncClient(srv.endpoint, "r", "owner-token", "big")
+        c.start()
+        live(c)
+        codes = []
+        c.on_nack.append(lambda p, code, reason: codes.append(code))
+        for i in range(6):
+            c.submit(AddNode(part(f"p{i}")), "add")
+        assert c.wait_for(lambda: c.unacked_count == 0, 20)
+        assert codes == ["doc_too_large", "doc_too_large"]  # root + 4 fit
+        assert len(c.store.doc) == 5
+        c.close()
+    finally:
+        srv.stop()
