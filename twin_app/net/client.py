@@ -130,6 +130,7 @@ class SyncClient:
     ) -> None:
         self.room = room
         self.name = name
+        self._unacked: set[int] = set()  # as seen on the owner thread
         self._outbox = Outbox(state_dir)
         self.client_id = self._outbox.client_id
         self.store = ClientStore(self.client_id)
@@ -139,6 +140,7 @@ class SyncClient:
             # once the room arrives and sent again (the server drops any it already has).
             self.store.pending.append(PendingOp(cseq, op_from_wire(wire), label, None))
             self.store.next_cseq = max(self.store.next_cseq, cseq + 1)
+            self._unacked.add(cseq)
         self._events: deque[tuple[Any, ...]] = deque()
         self._event_flag = threading.Event()
         self._wakeup = wakeup
@@ -191,6 +193,7 @@ class SyncClient:
     def submit(self, op: Op, label: str) -> PendingOp:
         """Apply ``op`` locally at once and send it. Raises ``InvalidOp`` (nothing changes)."""
         pending = self.store.local(op, label)
+        self._unacked.add(pending.cseq)
         self._agent.command("submit", pending.cseq, op_to_wire(op), label)
         return pending
 
@@ -204,6 +207,7 @@ class SyncClient:
 
     def _send_step(self, pending: PendingOp | None) -> PendingOp | None:
         if pending is not None:
+            self._unacked.add(pending.cseq)
             self._agent.command("submit", pending.cseq, op_to_wire(pending.op), pending.label)
         return pending
 
@@ -232,8 +236,8 @@ class SyncClient:
 
     @property
     def unacked_count(self) -> int:
-        """Edits not yet durable on the server (includes sequenced, unacked ones)."""
-        return len(self._agent.unacked)
+        """Edits whose ACK or NACK has not been processed yet (on the owner thread)."""
+        return len(self._unacked)
 
     # -- events ----------------------------------------------------------------------------
     def _emit(self, event: tuple[Any, ...]) -> None:
@@ -275,11 +279,13 @@ class SyncClient:
             self._want_meshes(changes)
         elif kind == "ack":
             _, cseq, seq, dup = event
+            self._unacked.discard(cseq)
             if dup:
                 self.store.reject(cseq)  # already handled by the server before: drop ours
             _fire(self.on_ack, cseq, seq)
         elif kind == "nack":
             _, cseq, code, reason = event
+            self._unacked.discard(cseq)
             pending = self.store.reject(cseq)
             if pending is not None:
                 log.info("edit %r refused: %s (%s)", pending.label, reason, code)
