@@ -47,7 +47,7 @@ def _world_mesh(doc: Document, blobs: dict[str, bytes]) -> Any:
     """All parts' triangles in world space as one pyvista PolyData (the baseline)."""
     import pyvista as pv
 
-    from twin_app.render.transforms import matrix_from_transform
+    from twin_app.core.xform import matrix as matrix_from_transform
 
     world: dict[str, np.ndarray] = {}
     decoded: dict[str, tuple[np.ndarray, np.ndarray]] = {}

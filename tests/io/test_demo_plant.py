@@ -16,8 +16,8 @@ import pytest
 from twin_app.core import meshblob
 from twin_app.core.document import Document
 from twin_app.core.ids import ROOT_ID
+from twin_app.core.xform import world_matrices
 from twin_app.demo import DEMO_PLANT, load_demo
-from twin_app.io.xform import world_matrices
 
 GENERATOR = Path(__file__).resolve().parents[2] / "assets" / "make_demo_plant.py"
 

@@ -17,10 +17,11 @@ from twin_app.core import meshblob
 from twin_app.core.document import Document, Node
 from twin_app.core.ids import ROOT_ID
 from twin_app.core.ops import AddNode, Batch, SetField, apply
+from twin_app.core.xform import matrix as trs_to_matrix
+from twin_app.core.xform import world_matrices
 from twin_app.io.benchutil import bench_import_1m
 from twin_app.io.exporters import export_glb
 from twin_app.io.importers import import_file, import_ops
-from twin_app.io.xform import trs_to_matrix, world_matrices
 
 
 def crates_glb(path: Path) -> Path:

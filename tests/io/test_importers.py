@@ -13,6 +13,7 @@ from trimesh.visual.texture import TextureVisuals
 
 from tests.io.io_kit import box_solid, mesh_object_xml, model_xml, step_text, write_3mf
 from twin_app.core import meshblob
+from twin_app.core.xform import matrix as trs_to_matrix
 from twin_app.io import importers
 from twin_app.io.benchutil import grid_triangles, write_binary_stl
 from twin_app.io.importers import (
@@ -21,7 +22,6 @@ from twin_app.io.importers import (
     MeshImportError,
     import_file,
 )
-from twin_app.io.xform import trs_to_matrix
 
 
 def box(extents: tuple[float, float, float] = (1.0, 2.0, 3.0)) -> trimesh.Trimesh:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from twin_app.core import xform as tf
 from twin_app.core.ops import Batch, RemoveNode, apply
 from twin_app.qt import commands
-from twin_app.qt import transform as tf
 
 
 def test_delete_skips_nested(plant):

@@ -7,8 +7,8 @@ import math
 import pytest
 from PySide6.QtGui import QColor
 
+from twin_app.core import xform as tf
 from twin_app.core.ops import Batch, SetField
-from twin_app.qt import transform as tf
 from twin_app.qt.inspector import MIXED, InspectorPanel, parse_value
 from twin_app.qt.local import LocalClient
 

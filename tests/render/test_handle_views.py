@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from tests.render.conftest import line_doc
+from twin_app.core.xform import matrix as matrix_from_transform
+from twin_app.core.xform import to_transform as transform_from_matrix
 from twin_app.render import (
     GroundGrid,
     SceneVisual,
@@ -18,11 +20,7 @@ from twin_app.render import (
     set_standard_view,
     snap_delta,
 )
-from twin_app.render.transforms import (
-    matrix_from_transform,
-    rotation_about,
-    transform_from_matrix,
-)
+from twin_app.render.transforms import rotation_about
 
 pytestmark = pytest.mark.vtk
 

@@ -13,9 +13,9 @@ from twin_app.core.changes import ChangeSet
 from twin_app.core.document import DEFAULT_COLOR, Document, Node
 from twin_app.core.ids import ROOT_ID
 from twin_app.core.ops import AddNode, Batch, RemoveNode, Reparent, SetField, apply
+from twin_app.core.xform import matrix as matrix_from_transform
 from twin_app.render import SceneVisual, set_standard_view
 from twin_app.render.scene import ACCENT, PLACEHOLDER_OPACITY
-from twin_app.render.transforms import matrix_from_transform
 
 pytestmark = pytest.mark.vtk
 

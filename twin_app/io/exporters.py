@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from twin_app.core import meshblob
+from twin_app.core import xform as core_xform
 from twin_app.core.document import DEFAULT_COLOR, Document
 from twin_app.core.ids import ROOT_ID
 from twin_app.io import xform
@@ -76,7 +77,7 @@ def export_glb(doc: Document, get_blob: Callable[[str], bytes | None], path: Pat
         assert node.parent is not None
         frame = _unique(node.name or node.id, node.id, used_names)
         frames[node.id] = frame
-        local = xform.Z_UP_TO_Y_UP @ xform.trs_to_matrix(node.transform) @ xform.Y_UP_TO_Z_UP
+        local = xform.Z_UP_TO_Y_UP @ core_xform.matrix(node.transform) @ xform.Y_UP_TO_Z_UP
         kwargs: dict[str, Any] = {}
         if node.id in wanted and node.mesh is not None:
             vf = meshes[node.mesh]

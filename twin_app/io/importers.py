@@ -35,6 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from twin_app.core import fracindex, meshblob
+from twin_app.core import xform as core_xform
 from twin_app.core.document import Document, Node
 from twin_app.core.ids import ROOT_ID, new_id
 from twin_app.core.ops import MAX_BATCH, MAX_NAME, AddNode, Batch
@@ -214,7 +215,7 @@ def import_ops(
     if at is not None:
         # ``at`` is a world point: express it in the parent's frame. The group keeps the
         # parent's orientation, so the file's axes line up with its new parent's.
-        local = np.linalg.inv(xform.world_matrix(doc, parent)) @ np.array([*at, 1.0])
+        local = np.linalg.inv(core_xform.world_matrix(doc, parent)) @ np.array([*at, 1.0])
         transform = (*(float(c) for c in local[:3]), *transform[3:])
     group_id = new_id()
     ops: list[AddNode] = [
@@ -538,7 +539,7 @@ def _build(raw: RawScene, source: str, stem: str, fmt: str, ctx: _Progress) -> I
         if m.shape != (4, 4) or not np.isfinite(m).all():
             raise MeshImportError(f"{source}: part {inst.name!r} has an invalid transform")
         m[:3, 3] *= raw.unit
-        transform, bake = xform.decompose(m)
+        transform, bake = core_xform.decompose(m)
         key = (inst.mesh, None if bake is None else bake.tobytes())
         if key not in encoded:
             vertices: NDArray[np.floating] = np.asarray(mesh.vertices, dtype=np.float64)

@@ -14,10 +14,10 @@ import time
 from collections.abc import Iterable, Sequence
 
 from twin_app.core import fracindex
+from twin_app.core import xform as tf
 from twin_app.core.document import IDENTITY, Document, Node, PropValue
 from twin_app.core.ids import ROOT_ID, new_id
 from twin_app.core.ops import AddNode, Batch, Op, RemoveNode, Reparent, SetField
-from twin_app.qt import transform as tf
 
 COMMENTS_ID = "comments"
 Command = tuple[Op, str]

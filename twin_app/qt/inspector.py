@@ -40,11 +40,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from twin_app.core import xform as tf
 from twin_app.core.changes import ChangeSet
 from twin_app.core.document import DEFAULT_COLOR, Document, Node, PropValue
 from twin_app.core.ops import Op
 from twin_app.qt import commands
-from twin_app.qt import transform as tf
 
 Dispatch = Callable[[Op, str], object]
 MIXED = "—"

@@ -25,13 +25,9 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from twin_app.core.xform import Matrix, matrix_to_quat
 from twin_app.render._vtk import vtkBoxRepresentation, vtkBoxWidget2, vtkRenderer, vtkTransform
-from twin_app.render.transforms import (
-    Matrix,
-    axis_angle,
-    quat_from_rotation,
-    rotation_about,
-)
+from twin_app.render.transforms import axis_angle, rotation_about
 
 if TYPE_CHECKING:
     from vtkmodules.vtkRenderingCore import vtkRenderWindowInteractor
@@ -190,7 +186,7 @@ class TransformHandle:
         scale = np.abs(np.asarray(old[7:10]))
         rot = local[:3, :3] / np.linalg.norm(local[:3, :3], axis=0)
         u, _, vt = np.linalg.svd(rot)
-        q = quat_from_rotation(u @ vt)
+        q = matrix_to_quat(u @ vt)
         return (*pos, *q, *(float(s) * (1 if o >= 0 else -1) for s, o in zip(scale, old[7:10],
                                                                                 strict=True)))
 

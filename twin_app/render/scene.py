@@ -43,6 +43,8 @@ from numpy.typing import NDArray
 from twin_app.core.changes import NODE, ChangeSet
 from twin_app.core.document import DEFAULT_COLOR, Document, Node
 from twin_app.core.ids import ROOT_ID
+from twin_app.core.xform import Matrix
+from twin_app.core.xform import matrix as matrix_from_transform
 from twin_app.render._vtk import (
     numpy_to_vtk,
     vtkActor,
@@ -70,13 +72,7 @@ from twin_app.render.overlays import (
     frustum_lines,
     line_polydata,
 )
-from twin_app.render.transforms import (
-    IDENTITY4,
-    Matrix,
-    apply_matrix,
-    box_corners,
-    matrix_from_transform,
-)
+from twin_app.render.transforms import IDENTITY4, apply_matrix, box_corners
 
 if TYPE_CHECKING:
     import pyvista
