@@ -83,6 +83,8 @@ def test_presence_selection_and_people(pair):
     ada, bob, w, until = pair
     bob.set_presence(selection=["cab"], camera=list(BOB_CAM))
     until(lambda: any("Bob" in n for n in w.people.names()))
+    # You are listed once (the server's record of your own session is not a peer).
+    assert sorted(w.people.names()) == ["Ada (you)", "Bob"]
     until(lambda: w.viewport.visual.peer_line_count(bob.session) > 0)
     w.set_selection(["r1"])
     until(lambda: bob.peers[ada.session].selection == ["r1"])

@@ -111,6 +111,9 @@ class _Starter(threading.Thread):
 def main(argv: list[str] | None = None) -> int:
     """Run the desktop client; returns the process exit code."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    # The network thread and the GUI thread share the GIL; the default 5 ms switch
+    # interval would let one hold the other up for that long (edits, then frames, lag).
+    sys.setswitchinterval(0.0005)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     data_dir: Path = args.data_dir or default_data_dir()

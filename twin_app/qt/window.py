@@ -708,7 +708,9 @@ class MainWindow(QMainWindow):
         p = self.presence
         me = {"name": self.user_name, "role": getattr(self.client, "role", "") or "",
               "color": self.user_color, "state": getattr(self.client, "state", "")}
-        self.people.set_people(me, self.client.peers.values(), p.following, p.statuses())
+        own = getattr(self.client, "session", None)
+        others = [peer for peer in self.client.peers.values() if peer.session != own]
+        self.people.set_people(me, others, p.following, p.statuses())
         self.people.set_presenting(p.presenting)
         self.act_present.blockSignals(True)
         self.act_present.setChecked(p.presenting)
