@@ -147,17 +147,20 @@ class Label3D:
         self.actor.SetInput(text)
         self.actor.PickableOff()
         tp = self.actor.GetTextProperty()
+        # White on the person's colour, like a collaborator's cursor tag: readable on any
+        # background, and the colour still says who it is.
         tp.SetFontSize(14)
-        tp.SetColor(*color)
-        tp.SetBackgroundColor(0.1, 0.1, 0.1)
-        tp.SetBackgroundOpacity(0.6)
+        tp.BoldOn()
+        tp.SetColor(1.0, 1.0, 1.0)
+        tp.SetBackgroundColor(*color)
+        tp.SetBackgroundOpacity(0.9)
         tp.SetJustificationToCentered()
         renderer.AddActor(self.actor)
 
     def update(self, text: str, color: Sequence[float], position: Sequence[float] | None) -> None:
         """Set text, colour and anchor (``None`` hides the label)."""
         self.actor.SetInput(text)
-        self.actor.GetTextProperty().SetColor(*color)
+        self.actor.GetTextProperty().SetBackgroundColor(*color)
         if position is None:
             self.actor.VisibilityOff()
         else:
