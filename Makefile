@@ -19,4 +19,4 @@ bench: setup
 	.venv/bin/twin-bench all --quick
 
 screenshot: setup
-	xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/twin-app --demo --screenshot docs/screenshot-main.png
+	xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshots.py

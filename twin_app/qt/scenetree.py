@@ -391,6 +391,9 @@ class OutlinePanel(QWidget):
         lay.addWidget(self.search)
         lay.addWidget(self.view)
         self._syncing = False
+        # A freshly loaded room opens one level deep (the site's halls and lines), not
+        # folded into a single row.
+        self.proxy.modelReset.connect(lambda: self.view.expandToDepth(0))
         self.view.expandToDepth(0)
 
     def _on_search_changed(self, text: str) -> None:
