@@ -139,13 +139,17 @@ class Agent(threading.Thread):
         self.join_tries = 0
         self.failed_auth = False
         self._stopping = False
+        self._finished = False
         self.counters = {"catchups": 0, "joins": 0, "reconnects": 0}
         for cseq, _label, wire in outbox.pending(room):
             self.unacked[cseq] = wire
 
     # -- called from the application thread --------------------------------------------
     def command(self, *cmd: Any) -> None:
-        """Queue a command for the agent (thread-safe)."""
+        """Queue a command for the agent (thread-safe; ignored once the agent has stopped,
+        e.g. a GUI timer firing after the client was closed)."""
+        if self._finished:
+            return
         self.commands.append(cmd)
         try:
             os.write(self._wake_w, b"!")
@@ -164,10 +168,22 @@ class Agent(threading.Thread):
             log.exception("network agent crashed")
             self.emit(("state", "failed", "internal error in the network agent (see log)"))
         finally:
+            self._finished = True
             if self.sock is not None:
                 self.sock.close(linger=0)
-            os.close(self._wake_r)
-            os.close(self._wake_w)
+
+    def release(self) -> None:
+        """Close the wake-up pipe (owner thread, after the agent thread ended or never ran).
+
+        Not done by the agent thread itself: a command racing with its exit would write to
+        a closed — or worse, reused — file descriptor.
+        """
+        self._finished = True
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     def _set_state(self, state: str, detail: str = "") -> None:
         if state != self.state:

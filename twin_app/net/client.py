@@ -185,6 +185,8 @@ class SyncClient:
         if self._agent.is_alive():
             self._agent.stop()
             self._agent.join(timeout=5)
+        if not self._agent.is_alive():
+            self._agent.release()
         self._outbox.close()
         self._ctx.term()
         self.state = "closed"
