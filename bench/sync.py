@@ -19,6 +19,7 @@ the baseline measured in the same run (these machines are shared and noisy):
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import os
 import shutil
@@ -183,6 +184,7 @@ def _peers(endpoint: str, room: str, n_passive: int, rate: float, node_id: str, 
 def _writer(endpoint: str, room: str, conn: Any) -> None:
     """The editing client, in its own process (as on a real user's machine)."""
     sys.setswitchinterval(0.0005)
+    gc.set_threshold(50_000, 50, 100)
     a = SyncClient(endpoint, room, TOKEN, "writer")
     a.start()
     assert a.wait_for(lambda: a.state == "live", 30)
@@ -363,6 +365,7 @@ def run(quick: bool) -> dict[str, Any]:
     # As the desktop app does: a short GIL switch interval keeps the network thread and
     # the GUI thread from holding each other up for the default 5 ms.
     sys.setswitchinterval(0.0005)
+    gc.set_threshold(50_000, 50, 100)  # as the desktop app does
     samples = 300 if quick else 2000
     out: dict[str, Any] = {}
     probe_size = len(protocol.encode(protocol.SUBMIT, {"cseq": 123456, "op": ["set", "bench-target", "prop:probe", 123456]})[0])

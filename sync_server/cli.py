@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sqlite3
@@ -88,6 +89,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except (zmq.ZMQError, OSError, ValueError, RuntimeError, roomfile.RoomFileError) as exc:
         _out(f"twin-sync: cannot start: {exc}")
         return 1
+    # Rooms hold millions of long-lived objects (documents, ring buffers). A full cyclic
+    # GC pass over them stalls the loop for tens of milliseconds; our data has no cycles
+    # to collect, so keep what is loaded out of the collector's view and run it rarely.
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
     try:
         server.run(ready=lambda ep: _out(f"twin-sync listening on {ep} epoch {server.epoch}"))
     finally:
