@@ -129,3 +129,34 @@ def test_present_mode_prompts_others(pair):
     until(lambda: tuple(round(c, 3) for c in w.viewport.camera()[:6]) == BOB_CAM[:6])
     bob.set_presence(present=False)
     until(lambda: key not in w.notes.toasts)
+
+
+def test_full_server_disk_is_shown_in_the_status_bar(qtbot, tmp_path):
+    from twin_app.net import SyncClient
+
+    srv = ServerProcess(tmp_path / "server", extra=["--max-room-mb", "0.25"]).start()
+    bridge = ClientBridge()
+    ada = SyncClient(srv.endpoint, "r", "owner-token", "Ada", wakeup=bridge.wakeup)
+    bridge.attach(ada)
+    w = MainWindow(ada, bridge, settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                   room="r", name="Ada", endpoint=srv.endpoint)
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        ada.start()
+        qtbot.waitUntil(lambda: ada.state == "live", timeout=15000)
+        from twin_app.core import AddNode, Node
+
+        ada.submit(AddNode(Node("n", "root", "V", kind="part", name="n")), "add")
+        for i in range(3000):  # far more than the room's 0.25 MB quota
+            ada.submit(SetField("n", f"prop:note{i % 60}", f"{i:06d}" + "x" * 4000), "fill")
+            if ada.storage_error:
+                break
+            qtbot.wait(1)
+        qtbot.waitUntil(lambda: ada.storage_error is not None, timeout=15000)
+        w.update_status()
+        assert "Server cannot save edits" in w.pending_label.text()
+    finally:
+        bridge.detach()
+        ada.close()
+        srv.stop()

@@ -758,9 +758,16 @@ class MainWindow(QMainWindow):
         store = self.client.store
         head = max(getattr(self.client, "head_seq", 0) or 0, store.last_seq)
         self.seq_label.setText(f"seq {store.last_seq}/{head}")
-        n = len(store.pending)
-        self.pending_label.setText(f"{n} edit{'s' if n != 1 else ''} pending" if n
-                                   else "All edits saved")
+        # "Saved" means acknowledged, i.e. on the server's disk, not merely sent.
+        n = getattr(self.client, "unacked_count", len(store.pending))
+        storage_error = getattr(self.client, "storage_error", None)
+        if storage_error:
+            self.pending_label.setText(
+                f"<span style='color:#d9534f'>Server cannot save edits ({storage_error})</span>"
+                f" · {n} waiting")
+        else:
+            self.pending_label.setText(f"{n} edit{'s' if n != 1 else ''} pending" if n
+                                       else "All edits saved")
         if self.share is not None:
             self.share_btn.setText(f"Share: {self.share.address}")
         else:
