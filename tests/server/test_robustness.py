@@ -13,6 +13,8 @@ import time
 import msgpack
 import pytest
 import zmq
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.netutil import ServerProcess, wait_all
 from twin_app import protocol
@@ -369,3 +371,42 @@ def test_reconnect_storm_every_client_gets_a_consistent_room(server, make_client
     clients = [writer, *storm]
     assert wait_all(clients, lambda: all(c.state == "live" and len(c.store.doc) == 601 for c in clients), 60)
     assert len({c.store.doc.hash() for c in clients}) == 1
+
+
+_json_like = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats() | st.text(max_size=20)
+    | st.binary(max_size=20),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5),
+    max_leaves=20,
+)
+_message = st.one_of(
+    st.lists(st.binary(max_size=64), min_size=1, max_size=3),  # raw garbage frames
+    st.tuples(st.sampled_from(sorted(protocol.SCHEMAS)), _json_like).map(
+        lambda tb: [protocol.HEADER.pack(protocol.SIGNATURE, protocol.VERSION, tb[0]) + msgpack.packb(tb[1])]
+    ),
+    st.tuples(st.sampled_from([protocol.SUBMIT, protocol.PRESENCE, protocol.CATCHUP, protocol.ASSET_PUT,
+                               protocol.ASSET_GET, protocol.JOIN]),
+              st.dictionaries(st.sampled_from(["cseq", "op", "room", "from_seq", "to_seq", "hash", "size",
+                                               "offset", "selection", "camera", "follow"]), _json_like,
+                              max_size=4)).map(
+        lambda tb: [protocol.HEADER.pack(protocol.SIGNATURE, protocol.VERSION, tb[0]) + msgpack.packb(tb[1])]
+    ),
+)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(messages=st.lists(_message, min_size=20, max_size=40))
+def test_fuzzed_session_never_hurts_the_server(server, make_client, room_name, messages):
+    good = make_client(room_name)
+    assert good.wait_for(lambda: good.state == "live")
+    s = raw_dealer(server.endpoint)
+    s.send_multipart(protocol.encode(protocol.HELLO, {"token": "owner-token", "client_id": "fuzz", "name": "f"}))
+    recv(s)
+    s.send_multipart(protocol.encode(protocol.JOIN, {"room": room_name}))
+    for frames in messages:
+        s.send_multipart(frames)
+    n = add(good, "after the fuzz")
+    assert good.wait_for(lambda: good.unacked_count == 0 and n.id in good.store.doc, 20)
+    assert server.alive()
+    assert not any("internal error" in line for line in server.stderr), "".join(server.stderr)[-3000:]
+    s.close()
