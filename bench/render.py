@@ -23,6 +23,7 @@ print(json.dumps(bench.render.run(True)))"`` or ``twin-bench render``.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import math
@@ -119,6 +120,7 @@ def run(quick: bool) -> dict[str, Any]:
 
     from twin_app.render import SceneVisual, set_standard_view
 
+    gc.set_threshold(50_000, 50, 100)  # as the desktop app runs
     frames = 6 if quick else 20
     edits = 24 if quick else 120
     recolours = 7 if quick else 25
