@@ -77,6 +77,19 @@ class EmbeddedServer:
         port = bound.rsplit(":", 1)[1]
         self.endpoint = f"tcp://127.0.0.1:{port}"
         self.share_address = f"tcp://{socket.gethostname()}:{port}"
+        self.bind = f"tcp://0.0.0.0:{port}"  # a restart keeps the address people have
+
+    def ensure_running(self) -> bool:
+        """Restart the server if it died (crash, OOM kill); True if it had to.
+
+        The app calls this now and then: clients reconnect by themselves to the same
+        address, and the room log brings back every acknowledged edit.
+        """
+        if self.attached or self.proc is None or self.proc.poll() is None:
+            return False
+        self.proc = None
+        self.start()
+        return True
 
     def _spawn(self, bind: str, timeout: float) -> str:
         args = [

@@ -410,3 +410,29 @@ def test_fuzzed_session_never_hurts_the_server(server, make_client, room_name, m
     assert server.alive()
     assert not any("internal error" in line for line in server.stderr), "".join(server.stderr)[-3000:]
     s.close()
+
+
+def test_embedded_server_comes_back_after_a_crash(tmp_path):
+    from sync_server.embedded import EmbeddedServer
+
+    emb = EmbeddedServer(tmp_path / "local", bind="tcp://127.0.0.1:*", seed_demo=False)
+    emb.start()
+    c = SyncClient(emb.endpoint, "r", emb.owner_token, "me", state_dir=tmp_path / "me")
+    try:
+        c.start()
+        assert c.wait_for(lambda: c.state == "live")
+        n = add(c, "kept")
+        assert c.wait_for(lambda: c.unacked_count == 0)
+        assert not emb.ensure_running()  # alive: nothing to do
+        assert emb.proc is not None
+        emb.proc.kill()
+        emb.proc.wait(10)
+        endpoint = emb.endpoint
+        assert emb.ensure_running()
+        assert emb.endpoint == endpoint  # same address: clients just reconnect
+        later = add(c, "after the crash")
+        assert c.wait_for(lambda: c.state == "live" and c.unacked_count == 0, 30)
+        assert n.id in c.store.doc and later.id in c.store.doc
+    finally:
+        c.close()
+        emb.stop()

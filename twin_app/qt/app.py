@@ -200,6 +200,24 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     client.start()
 
+    if server is not None:
+        from sync_server.embedded import EmbeddedServerError
+
+        def watch_server() -> None:
+            # The local server is a child process: if it dies, bring it back on the same
+            # address; the client reconnects and resends on its own.
+            try:
+                if server.ensure_running():
+                    window.show_message("The local server stopped and was restarted; "
+                                        "no saved edit was lost.", "warning")
+            except EmbeddedServerError as exc:
+                window.show_message(f"The local server stopped and could not restart: {exc}",
+                                    "error")
+
+        watchdog = QTimer(window)
+        watchdog.timeout.connect(watch_server)
+        watchdog.start(2000)
+
     exit_code = 0
     if args.screenshot is not None:
         out: Path = args.screenshot
