@@ -102,7 +102,7 @@ class _Starter(threading.Thread):
         try:
             from sync_server.embedded import EmbeddedServer
 
-            server = EmbeddedServer(self.data_dir, bind="tcp://0.0.0.0:0", seed_demo=True)
+            server = EmbeddedServer(self.data_dir, seed_demo=True)
             server.start()
             self.server = server
         except Exception as exc:  # reported on the GUI thread

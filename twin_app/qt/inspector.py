@@ -328,6 +328,10 @@ class InspectorPanel(QWidget):
             for spins in self.spins.values():
                 for sp in spins:
                     sp.show_value(None)
+            self.opacity.blockSignals(True)
+            self.opacity.setValue(-1)
+            self.opacity.blockSignals(False)
+            self.color.show_color(None, mixed=True)
             self.props.blockSignals(True)
             self.props.setRowCount(0)
             self.props.blockSignals(False)

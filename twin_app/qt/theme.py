@@ -50,22 +50,21 @@ def apply_theme(app: QApplication, mode: str = "system") -> bool:
     app.setStyle("Fusion")
     hints = app.styleHints()
     want_dark: bool | None = None
+    # An explicit choice sets the palette directly: some platforms (X11 without a desktop
+    # portal) ignore a requested colour scheme and would later reset the palette.
     if mode == "dark":
         want_dark = True
-        hints.setColorScheme(Qt.ColorScheme.Dark)
     elif mode == "light":
         want_dark = False
-        hints.setColorScheme(Qt.ColorScheme.Light)
     else:
-        hints.unsetColorScheme()
         scheme = hints.colorScheme()
         if scheme != Qt.ColorScheme.Unknown:
             want_dark = scheme == Qt.ColorScheme.Dark
     style = app.style()
     if want_dark is None:
         app.setPalette(style.standardPalette())
-    elif want_dark and not is_dark(app):
+    elif want_dark:
         app.setPalette(_dark_palette())
-    elif not want_dark and is_dark(app):
+    else:
         app.setPalette(style.standardPalette())
     return is_dark(app)

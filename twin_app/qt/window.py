@@ -649,6 +649,7 @@ class MainWindow(QMainWindow):
             self.set_selection([i for i in self.selection if i in doc])
         self._update_edit_actions()
         if changes.reset:
+            self.outline.view.expandToDepth(0)
             self._check_ready()
 
     def _on_asset_arrived(self, digest: str) -> None:
