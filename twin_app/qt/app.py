@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         color = tuple(float(c) for c in stored)[:3] if stored else color_for(name)  # type: ignore[union-attr]
     except (TypeError, ValueError):
         color = color_for(name)
+    settings.setValue("user/color", list(color))
 
     # Heavy imports (VTK) while the embedded server boots.
     from twin_app.net import SyncClient

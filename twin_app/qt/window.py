@@ -240,6 +240,8 @@ class MainWindow(QMainWindow):
         self.act_present = a("&Present", self.presence.set_presenting, None,
                              "Invite everyone to follow your view", checkable=True)
         self.act_stop_follow = a("Stop &Following", self.presence.stop_following, None)
+        self.act_identity = a("Your &Name…", self.edit_identity, None,
+                              "Change the name others see (used when you next join)")
 
     def _build_menus(self) -> None:
         mb = self.menuBar()
@@ -279,6 +281,8 @@ class MainWindow(QMainWindow):
         m = mb.addMenu("&People")
         m.addAction(self.act_present)
         m.addAction(self.act_stop_follow)
+        m.addSeparator()
+        m.addAction(self.act_identity)
         m = mb.addMenu("&Help")
         m.addAction(self._act("Keyboard Shortcuts", self.show_shortcuts, "F1"))
 
@@ -484,6 +488,11 @@ class MainWindow(QMainWindow):
         self.act_undo.setEnabled(u is not None)
         self.act_redo.setText(f"&Redo {r}" if r else "&Redo")
         self.act_redo.setEnabled(r is not None)
+        # The toolbar keeps short fixed labels (no jumping buttons); the edit is in the tip.
+        self.act_undo.setIconText("Undo")
+        self.act_undo.setToolTip(f"Undo {u} (Ctrl+Z)" if u else "Nothing to undo")
+        self.act_redo.setIconText("Redo")
+        self.act_redo.setToolTip(f"Redo {r} (Ctrl+Shift+Z)" if r else "Nothing to redo")
         has_sel = any(i in self.client.store.doc for i in self.selection)
         for act in (self.act_delete, self.act_duplicate, self.act_group, self.act_fit_sel):
             act.setEnabled(has_sel)
@@ -727,6 +736,25 @@ class MainWindow(QMainWindow):
         self.follow_label.setText(text)
         self.follow_box.setVisible(bool(text))
         self.act_stop_follow.setEnabled(p.following is not None)
+
+    def edit_identity(self) -> None:
+        """Ask for a new display name (non-blocking: a window-modal input dialog)."""
+        from PySide6.QtWidgets import QInputDialog
+
+        dlg = QInputDialog(self)
+        dlg.setWindowTitle("Your name")
+        dlg.setLabelText("The name others see in the room:")
+        dlg.setTextValue(self.user_name)
+        dlg.setWindowModality(Qt.WindowModality.WindowModal)
+        dlg.textValueSelected.connect(self.set_identity)
+        dlg.open()
+
+    def set_identity(self, name: str) -> None:
+        """Remember ``name`` for the next join."""
+        name = name.strip()
+        if name and name != self.user_name:
+            self.settings.setValue("user/name", name)
+            self.show_message(f"Others will see you as “{name}” the next time you join.")
 
     def _on_follow_stop_clicked(self) -> None:
         if self.presence.followers():
