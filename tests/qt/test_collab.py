@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
 
 from tests.netutil import ServerProcess
 from tests.qt.conftest import small_plant
@@ -160,3 +161,23 @@ def test_full_server_disk_is_shown_in_the_status_bar(qtbot, tmp_path):
         bridge.detach()
         ada.close()
         srv.stop()
+
+
+def test_offline_edits_are_kept_and_sent_on_reconnect(pair, room_server):
+    ada, bob, w, until = pair
+    room_server.kill()
+    until(lambda: ada.state == "offline", timeout=20000)
+    w.update_status()
+    assert "Offline" in w.state_label.text()
+    w.set_selection(["cab"])
+    w.inspector.set_transform_component("position", 1, 6.5)
+    assert ada.store.doc.nodes["cab"].transform[1] == 6.5  # shown at once
+    w.update_status()
+    assert "1 edit pending" in w.pending_label.text()
+    assert QApplication.activeModalWidget() is None  # no dialog in the way
+    room_server.start()
+    until(lambda: ada.state == "live" and not ada.store.pending, timeout=30000)
+    until(lambda: bob.state == "live" and bob.store.doc.nodes["cab"].transform[1] == 6.5,
+          timeout=30000)
+    w.update_status()
+    assert "All edits saved" in w.pending_label.text()

@@ -229,3 +229,44 @@ def test_status_bar_shows_state_room_seq_pending(win):
     w.update_status()
     assert w.seq_label.text() == f"seq {client.store.last_seq}/{client.head_seq}"
     assert "saved" in w.pending_label.text()
+
+
+def test_theme_switch_and_recent_rooms(win):
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    _, w = win
+    w.theme_actions["dark"].setChecked(True)
+    assert QApplication.instance().palette().color(QPalette.ColorRole.Window).lightnessF() < 0.5
+    assert w.settings.value("view/theme") == "dark"
+    w.theme_actions["light"].setChecked(True)
+    assert QApplication.instance().palette().color(QPalette.ColorRole.Window).lightnessF() > 0.5
+    w.remember_room("tcp://plant-a:7700", "line1", "tok")
+    w.remember_room("tcp://plant-b:7700", "paint", "")
+    w._fill_recent_menu()
+    texts = [a.text() for a in w.recent_menu.actions()]
+    assert texts == ["paint — tcp://plant-b:7700", "line1 — tcp://plant-a:7700"]
+
+
+def test_share_dialog_copies_join_details(qtbot, plant, tmp_path):
+    from PySide6.QtGui import QGuiApplication
+
+    from twin_app.qt.share import ShareInfo
+
+    doc, blobs = plant
+    client = LocalClient(doc, blobs)
+    bridge = ClientBridge()
+    bridge.attach(client)
+    w = MainWindow(client, bridge, room="demo",
+                   settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                   share=ShareInfo("tcp://ws-12:7700", "demo", "s3cret"))
+    qtbot.addWidget(w)
+    w.update_status()
+    assert "ws-12:7700" in w.share_btn.text()
+    dlg = w.show_share()
+    assert dlg.fields["Token"].text() == "s3cret"
+    assert dlg.fields["Command"].text() == "twin-app --connect tcp://ws-12:7700 --room demo --token s3cret"
+    dlg.copy(dlg.fields["Token"].text())
+    assert QGuiApplication.clipboard().text() == "s3cret"
+    dlg.close()
+    w.close()
