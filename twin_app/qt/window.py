@@ -686,6 +686,8 @@ class MainWindow(QMainWindow):
             self._ready_emitted = True
             self.viewport.fit_view()
             self.viewport.request_render()
+            # Others see where I look from the start, not only after I first move.
+            self.presence.on_camera_changed(self.viewport.camera())
             self.sig_scene_ready.emit()
 
     def _on_client_state(self, state: str, detail: str) -> None:
