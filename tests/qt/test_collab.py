@@ -179,5 +179,9 @@ def test_offline_edits_are_kept_and_sent_on_reconnect(pair, room_server):
     until(lambda: ada.state == "live" and not ada.store.pending, timeout=30000)
     until(lambda: bob.state == "live" and bob.store.doc.nodes["cab"].transform[1] == 6.5,
           timeout=30000)
-    w.update_status()
-    assert "All edits saved" in w.pending_label.text()
+
+    def saved() -> bool:
+        w.update_status()  # "saved" = acknowledged durable by the server
+        return "All edits saved" in w.pending_label.text()
+
+    until(saved, timeout=15000)
