@@ -188,44 +188,44 @@ def test_undo_is_a_new_op_and_refuses_over_others_changes(server, make_client, r
     assert a.store.doc.nodes[n.id].color == (0.0, 0.0, 1.0)
 
 
-def test_rate_limit_nacks(tmp_path):
+@pytest.fixture
+def limited(tmp_path):
+    """A client on a server started with extra limit flags; yields (client, nack codes)."""
     from tests.netutil import ServerProcess
     from twin_app.net import SyncClient
 
-    srv = ServerProcess(tmp_path / "d", ["--ops-per-s", "50"]).start()
-    try:
-        c = SyncClient(srv.endpoint, "r", "owner-token", "flood")
+    made = []
+
+    def start(*flags: str):
+        srv = ServerProcess(tmp_path / f"d{len(made)}", list(flags)).start()
+        c = SyncClient(srv.endpoint, "r", "owner-token", "limited")
+        made.append((srv, c))
         c.start()
         live(c)
-        codes = []
+        codes: list[str] = []
         c.on_nack.append(lambda p, code, reason: codes.append(code))
-        n = part("x")
-        c.submit(AddNode(n), "add")
-        for i in range(400):
-            c.submit(SetField(n.id, "name", f"n{i}"), "rename")
-        assert c.wait_for(lambda: c.unacked_count == 0, 20)
-        assert "rate_limited" in codes
+        return c, codes
+
+    yield start
+    for srv, c in made:
         c.close()
-    finally:
         srv.stop()
 
 
-def test_document_size_limit_nacks(tmp_path):
-    from tests.netutil import ServerProcess
-    from twin_app.net import SyncClient
+def test_rate_limit_nacks(limited):
+    c, codes = limited("--ops-per-s", "50")
+    n = part("x")
+    c.submit(AddNode(n), "add")
+    for i in range(400):
+        c.submit(SetField(n.id, "name", f"n{i}"), "rename")
+    assert c.wait_for(lambda: c.unacked_count == 0, 20)
+    assert "rate_limited" in codes
 
-    srv = ServerProcess(tmp_path / "d", ["--max-nodes", "5"]).start()
-    try:
-        c = SyncClient(srv.endpoint, "r", "owner-token", "big")
-        c.start()
-        live(c)
-        codes = []
-        c.on_nack.append(lambda p, code, reason: codes.append(code))
-        for i in range(6):
-            c.submit(AddNode(part(f"p{i}")), "add")
-        assert c.wait_for(lambda: c.unacked_count == 0, 20)
-        assert codes == ["doc_too_large", "doc_too_large"]  # root + 4 fit
-        assert len(c.store.doc) == 5
-        c.close()
-    finally:
-        srv.stop()
+
+def test_document_size_limit_nacks(limited):
+    c, codes = limited("--max-nodes", "5")
+    for i in range(6):
+        c.submit(AddNode(part(f"p{i}")), "add")
+    assert c.wait_for(lambda: c.unacked_count == 0, 20)
+    assert codes == ["doc_too_large", "doc_too_large"]  # root + 4 fit
+    assert len(c.store.doc) == 5
