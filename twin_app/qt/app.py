@@ -134,6 +134,19 @@ def main(argv: list[str] | None = None) -> int:
     QApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
+    from twin_app.qt.refcheck import LeakingBinding, check_binding
+
+    try:
+        check_binding()
+    except LeakingBinding as exc:
+        log.error("%s", exc)
+        if not args.screenshot:
+            QMessageBox.critical(None, "Twinroom cannot start", str(exc))
+        if starter is not None:
+            starter.join()
+            if starter.server is not None:
+                starter.server.stop()
+        return 3
     app.setApplicationName("Twinroom")
     app.setOrganizationName("Twinroom")
     app.setApplicationDisplayName("Twinroom")
