@@ -273,7 +273,7 @@ def sustained(endpoint: str, rates: list[int], samples: int) -> tuple[int, list[
 # -- (d, e) a big room ------------------------------------------------------------------------
 def build_big_room(data: Path, nodes: int, ops: int) -> None:
     """Write a room with ``nodes`` nodes and ``ops`` logged ops straight into SQLite."""
-    from sync_server.roomlog import connect
+    from sync_server.roomlog import Keyframe, connect, insert_keyframe
 
     rooms = data / "rooms"
     rooms.mkdir(parents=True, exist_ok=True)
@@ -316,9 +316,7 @@ def build_big_room(data: Path, nodes: int, ops: int) -> None:
             db.execute("COMMIT")
             rows = []
         if seq == keyframe_at:
-            chunks = snapshot.encode(doc)
-            db.execute("INSERT INTO keyframes VALUES (?, ?, ?, ?, ?)",
-                       (seq, t, doc.hash(), len(doc), msgpack.packb(chunks, use_bin_type=True)))
+            insert_keyframe(db, Keyframe(seq, doc.hash(), len(doc), snapshot.encode(doc)), None)
     if rows:
         db.execute("BEGIN")
         db.executemany("INSERT INTO ops VALUES (?, ?, ?, ?, ?)", rows)
