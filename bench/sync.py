@@ -54,9 +54,10 @@ def pct(values: list[float], q: float) -> float:
 class Server:
     """``twin-sync serve`` in a child process."""
 
-    def __init__(self, data: Path, bind: str = "tcp://127.0.0.1:*") -> None:
+    def __init__(self, data: Path, bind: str = "tcp://127.0.0.1:*", extra: list[str] | None = None) -> None:
         self.data = data
         self.bind = bind
+        self.extra = extra or []
         self.proc: subprocess.Popen[str] | None = None
         self.endpoint = ""
 
@@ -65,7 +66,7 @@ class Server:
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sync_server", "serve", "--bind", self.bind, "--data", str(self.data),
-             "--token", f"{TOKEN}:owner", "--ops-per-s", "10000000", "--lag-limit", "1000000"],
+             "--token", f"{TOKEN}:owner", "--ops-per-s", "10000000", "--lag-limit", "1000000", *self.extra],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
         assert self.proc.stdout is not None
