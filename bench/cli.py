@@ -16,13 +16,13 @@ import time
 from typing import Any
 
 
-def _sync(quick: bool) -> dict[str, Any]:
+def _sync(quick: bool, durability: str) -> dict[str, Any]:
     from bench import sync
 
-    return sync.run(quick)
+    return sync.run(quick, durability)
 
 
-def _render(quick: bool) -> dict[str, Any]:
+def _render(quick: bool, _durability: str) -> dict[str, Any]:
     from bench import render
 
     result: dict[str, Any] = render.run(quick)
@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("suite", choices=[*SUITES, "all", "soak"])
     p.add_argument("--quick", action="store_true", help="fewer repetitions (< 2 minutes per suite)")
     p.add_argument("--minutes", type=float, default=5.0, help="soak: how long to run (default 5)")
+    p.add_argument("--durability", choices=["power", "process"], default="power",
+                   help="sync: the server's durability mode (default power, as the server's)")
     args = p.parse_args(argv)
     out: dict[str, Any] = {
         "suite": args.suite, "quick": args.quick, "python": platform.python_version(),
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     for name in SUITES if args.suite == "all" else [args.suite]:
         t0 = time.perf_counter()
-        out.update(SUITES[name](args.quick))
+        out.update(SUITES[name](args.quick, args.durability))
         out[f"{name}_bench_s"] = round(time.perf_counter() - t0, 1)
     sys.stdout.write(json.dumps(out, indent=2) + "\n")
     return 0

@@ -5,14 +5,16 @@ memory and threads and keeps answering its user."""
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
 
 from tests.netutil import ServerProcess
 from tests.qt.conftest import small_plant
@@ -126,3 +128,39 @@ def test_window_takes_ten_thousand_remote_edits_with_flat_memory(joined, qtbot):
     qtbot.keyClick(spin, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: client.unacked_count == 0 and client.store.doc.nodes["r1"].transform[2] == 0.5,
                     timeout=20_000)
+
+
+def test_window_keeps_painting_and_catches_up_under_a_flood_of_remote_edits(joined, qtbot):
+    """Ten sites editing at 3 000 edits/s: the window still runs its timers (paints, input)
+    while it applies them, and holds the room's state once they stop."""
+    import multiprocessing as mp
+
+    from bench.soak import writers
+
+    client, w, srv = joined
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start(20)
+    mpc = mp.get_context("spawn")
+    stop, stats = mpc.Event(), mpc.Manager().dict()
+    proc = mpc.Process(target=writers, args=(srv.endpoint, "designer-token", "plant", 10, 3000.0, list(PARTS), stop, stats))
+    proc.start()
+    try:
+        qtbot.waitUntil(lambda: client.store.last_seq >= 1_000, timeout=60_000)
+        t_start = time.monotonic()
+        qtbot.waitUntil(lambda: client.store.last_seq >= 20_000, timeout=60_000)
+        t_end = time.monotonic()
+        flood_ticks = [t_start, *(t for t in ticks if t_start < t < t_end), t_end]
+        stop.set()
+        proc.join(60)
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        timer.stop()
+    assert stats["acked"] == stats["sent"] > 20_000
+    gaps = [b - a for a, b in itertools.pairwise(flood_ticks)]
+    assert max(gaps) < 1.0, f"the window froze for {max(gaps):.1f} s while applying remote edits"
+    qtbot.waitUntil(lambda: client.store.last_seq >= client.head_seq and client.store.last_seq >= stats["sent"],
+                    timeout=30_000)
+    assert all(w.scene_model.index_of(p).data() == client.store.doc.nodes[p].name for p in PARTS)
