@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QKeyEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -82,13 +82,18 @@ class CommentsPanel(QWidget):
         self.tree.itemClicked.connect(self._on_item_clicked)
         self.tree.itemSelectionChanged.connect(self._update_buttons)
         self.editor = QPlainTextEdit()
-        self.editor.setPlaceholderText("Write a comment… it is pinned to the selected part "
-                                       "(or the point you look at) with your current view")
+        self.editor.setPlaceholderText("Write a comment, then Ctrl+Enter… it is pinned to the "
+                                       "selected part (or the point you look at) with your "
+                                       "current view")
         self.editor.setMaximumHeight(70)
+        self.editor.installEventFilter(self)
         self.add_btn = QPushButton("Comment")
-        self.add_btn.clicked.connect(self.add_thread)
+        self.add_btn.setToolTip("Start a thread with the text above (Ctrl+Enter)")
+        # ``clicked`` carries a bool: never let it arrive as the comment text.
+        self.add_btn.clicked.connect(lambda _checked=False: self.add_thread())
         self.reply_btn = QPushButton("Reply")
-        self.reply_btn.clicked.connect(self.reply)
+        self.reply_btn.setToolTip("Reply to the selected thread with the text above")
+        self.reply_btn.clicked.connect(lambda _checked=False: self.reply())
         self.resolve_btn = QPushButton("Resolve")
         self.resolve_btn.clicked.connect(self.toggle_resolved)
         self.delete_btn = QPushButton("Delete")
@@ -103,6 +108,16 @@ class CommentsPanel(QWidget):
         lay.addWidget(self.editor)
         lay.addLayout(row)
         self.refresh()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Ctrl+Enter in the editor does what the Comment button does."""
+        if (watched is self.editor and event.type() == QEvent.Type.KeyPress
+                and isinstance(event, QKeyEvent)
+                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+                and event.modifiers() & Qt.KeyboardModifier.ControlModifier):
+            self.add_thread()
+            return True
+        return super().eventFilter(watched, event)
 
     @property
     def doc(self) -> Document:

@@ -534,10 +534,16 @@ class MainWindow(QMainWindow):
                             and not doc.is_ancestor(commands.COMMENTS_ID, n.id)])
 
     def start_comment(self) -> None:
-        """Show the Comments panel with its editor focused."""
+        """Post the text in the Comments editor, or show the editor focused to write one."""
         self.docks["Comments"].show()
         self.docks["Comments"].raise_()
+        if self.comments.editor.toPlainText().strip():
+            self.comments.add_thread()
+            return
         self.comments.editor.setFocus()
+        where = (f"on {commands.display_name(self.client.store.doc, self.selection[0])}"
+                 if self.selection else "at the point you look at")
+        self.statusBar().showMessage(f"Write your comment {where}, then press Ctrl+Enter", 8000)
 
     # ============================================================== selection ==
     def set_selection(self, ids: Sequence[str], source: str = "") -> None:
