@@ -928,17 +928,25 @@ class MainWindow(QMainWindow):
             self.export_path(Path(path))
 
     def export_path(self, path: Path) -> int:
-        """Write the scene to ``path`` as GLB; returns the number of parts written."""
-        from twin_app.io import export_glb
+        """Write the scene to ``path`` as GLB and say so; returns the number of parts written
+        (0 and an error notice if it could not be written)."""
+        from twin_app.io.exporters import MeshExportError, export_glb
 
         t0 = time.perf_counter()
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            n = int(export_glb(self.client.store.doc, self.client.assets.get, path))
-        except (OSError, ValueError) as exc:
+            summary = export_glb(self.client.store.doc, self.client.assets.get, path)
+        except MeshExportError as exc:
             self.show_message(f"Export failed: {exc}", "error")
             return 0
-        self.show_message(f"Exported {n} parts to {path.name} in {time.perf_counter() - t0:.1f} s",
-                          "success")
+        finally:
+            QApplication.restoreOverrideCursor()
+        n = summary.parts
+        text = (f"Exported {n} part{'s' if n != 1 else ''} to {path.name} "
+                f"in {time.perf_counter() - t0:.1f} s")
+        if summary.missing:
+            text += f" ({summary.missing} left out: their meshes have not arrived yet)"
+        self.show_message(text, "warning" if summary.missing else "success")
         return n
 
     def connect_dialog(self) -> None:
