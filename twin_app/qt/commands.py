@@ -271,23 +271,31 @@ def group(doc: Document, ids: Iterable[str], name: str = "Group") -> tuple[Op, s
 
 
 # -- comments -----------------------------------------------------------------------------
+def comments_container(doc: Document) -> Op | None:
+    """The op that creates the top-level ``comments`` node, or ``None`` if it exists.
+
+    Its id is fixed and its kind is an annotation kind, so every role that may comment may
+    create it. Send it as its own op, before the comment and outside the undo history: when
+    two people post the first comment at once the server refuses the second container
+    ("exists") while both comments land in the first.
+    """
+    if COMMENTS_ID in doc:
+        return None
+    return AddNode(Node(COMMENTS_ID, ROOT_ID, order_at_end(doc, ROOT_ID),
+                        kind="annotation", name="Comments"))
+
+
 def add_comment(doc: Document, text: str, author: str, camera: Sequence[float], *,
                 target: str | None = None, point: Sequence[float] | None = None,
                 reply_to: str | None = None, now: float | None = None
                 ) -> tuple[Op, str, str] | None:
-    """Add a comment thread (or a reply to ``reply_to``). Creates the top-level
-    ``comments`` group on first use. Returns ``(op, label, comment id)``."""
+    """Add a comment thread (or a reply to ``reply_to``) under ``comments``, which must
+    exist (see ``comments_container``). Returns ``(op, label, comment id)``, or ``None``
+    for blank text."""
     text = text.strip()
     if not text:
         return None
-    ops: list[Op] = []
     parent = reply_to or COMMENTS_ID
-    if reply_to is None and COMMENTS_ID not in doc:
-        ops.append(AddNode(Node(COMMENTS_ID, ROOT_ID, order_at_end(doc, ROOT_ID),
-                                kind="group", name="Comments")))
-        order = fracindex.key_between(None, None)
-    else:
-        order = order_at_end(doc, parent)
     props: dict[str, PropValue] = {
         "text": text,
         "author": author,
@@ -302,6 +310,7 @@ def add_comment(doc: Document, text: str, author: str, camera: Sequence[float], 
     cid = new_id()
     first_line = text.splitlines()[0]
     short = first_line[:40] + ("…" if len(first_line) > 40 else "")
-    ops.append(AddNode(Node(cid, parent, order, kind="comment", name=short, props=props)))
+    order = order_at_end(doc, parent) if parent in doc else fracindex.key_between(None, None)
+    op = AddNode(Node(cid, parent, order, kind="comment", name=short, props=props))
     label = "Reply to comment" if reply_to else "Add comment"
-    return _one(ops), label, cid
+    return op, label, cid

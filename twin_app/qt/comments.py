@@ -1,7 +1,8 @@
 """The Comments panel: threads pinned to a part or a 3D point, each remembering its view.
 
-Comments are document nodes of kind ``comment`` under the top-level ``comments`` group
-(created with the first comment); a reply is a child comment. Props: ``text``, ``author``,
+Comments are document nodes of kind ``comment`` under the top-level ``comments`` node
+(kind ``annotation``, created with the first comment, see ``commands.comments_container``);
+a reply is a child comment. Props: ``text``, ``author``,
 ``resolved``, ``target`` (node id) or ``point`` (x, y, z), ``camera`` (9 floats: position,
 focal point, view-up) and ``created`` (unix seconds). Because they are ordinary nodes they
 sync, undo and persist like everything else. Clicking a thread restores its camera and
@@ -34,7 +35,8 @@ from twin_app.core.ops import Op, RemoveNode, SetField
 from twin_app.qt import commands
 
 IdRole = Qt.ItemDataRole.UserRole + 1
-Dispatch = Callable[[Op, str], object]
+# ``dispatch(op, label, undoable=True)`` submits an edit and returns None if it was refused.
+Dispatch = Callable[..., object]
 FILTERS = ("Open", "Resolved", "All")
 
 
@@ -241,6 +243,10 @@ class CommentsPanel(QWidget):
         cmd = commands.add_comment(self.doc, body, author, camera, target=target,
                                    point=None if target else point)
         if cmd is None:
+            return None
+        container = commands.comments_container(self.doc)
+        if container is not None and self._dispatch(container, "Start comments",
+                                                    undoable=False) is None:
             return None
         op, label, cid = cmd
         if self._dispatch(op, label) is None:

@@ -47,7 +47,7 @@ from PySide6.QtWidgets import (
 from twin_app.core.changes import ChangeSet
 from twin_app.core.errors import InvalidOp, UndoConflict
 from twin_app.core.ids import ROOT_ID
-from twin_app.core.ops import Op, SetField
+from twin_app.core.ops import AddNode, Op, SetField
 from twin_app.core.permissions import refusal
 from twin_app.core.store import PendingOp
 from twin_app.core.undo import UndoEntry, expectations
@@ -444,8 +444,10 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     # ================================================================== editing ==
-    def dispatch(self, op: Op, label: str) -> PendingOp | None:
-        """Submit a user edit; show (and swallow) a refusal. Returns the pending op."""
+    def dispatch(self, op: Op, label: str, *, undoable: bool = True) -> PendingOp | None:
+        """Submit a user edit; show (and swallow) a refusal. Returns the pending op, or
+        ``None`` if it was refused. ``undoable=False`` keeps it out of the undo history
+        (shared structure such as the comments container, which others build on)."""
         role = getattr(self.client, "role", None) or "owner"
         why = refusal(role, op, self.client.store.doc)
         if why is not None:
@@ -456,6 +458,9 @@ class MainWindow(QMainWindow):
         except InvalidOp as exc:
             self.show_message(f"Could not {label[:1].lower() + label[1:]}: {exc}", "error")
             return None
+        if not undoable:
+            undo = self.client.store.history.undo_entries
+            undo[:] = [e for e in undo if e is not pending.entry]
         self._update_edit_actions()
         return pending
 
@@ -707,6 +712,9 @@ class MainWindow(QMainWindow):
             self._check_ready()
 
     def _on_client_nack(self, pending: PendingOp, code: str, reason: str) -> None:
+        if (code == "exists" and isinstance(pending.op, AddNode)
+                and pending.op.node.id == commands.COMMENTS_ID):
+            return  # someone created it a moment before us: our comment lands in theirs
         self.show_message(f"Your change “{pending.label}” was refused: {reason}", "error")
         self._update_edit_actions()
 
