@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from twin_app.core.changes import ChangeSet
 from twin_app.core.document import Document, Node
-from twin_app.core.ops import Op, RemoveNode, SetField
+from twin_app.core.ops import RemoveNode, SetField
 from twin_app.qt import commands
 
 IdRole = Qt.ItemDataRole.UserRole + 1
