@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from twin_app.qt.presence import peer_color
+
 SessionRole = Qt.ItemDataRole.UserRole + 1
 
 
@@ -139,7 +141,7 @@ class PeoplePanel(QWidget):
                 f"{lag:.0f} ms" if isinstance(lag, (int, float)) else "",
                 statuses.get(session, ""),
             ])
-            item.setIcon(0, swatch(getattr(p, "color", None)))
+            item.setIcon(0, swatch(peer_color(p)))
             item.setData(0, SessionRole, session)
             item.setToolTip(0, f"session {session}")
             self.tree.addTopLevelItem(item)

@@ -475,6 +475,10 @@ class SceneVisual:
         """Number of outline segments drawn for the own selection."""
         return self._sel_lines.line_count
 
+    def peer_names(self) -> dict[str, str]:
+        """Session → name of every person drawn (outline, frustum and name label)."""
+        return {s: p.name for s, p in self._peers.items()}
+
     def peer_line_count(self, session: str) -> int:
         """Number of line segments drawn for a peer (outlines + frustum); 0 if unknown."""
         peer = self._peers.get(session)
