@@ -18,9 +18,13 @@ Design notes
   under the cursor (``sig_picked(id or None, additive)``, additive with Ctrl or Shift).
   Hover picks at most every ``HOVER_MS`` while no button is down (``sig_hovered``).
 * The move/rotate handle follows the visual's selection when exactly one node is selected
-  and a handle mode is set; drags come out as ``sig_transform_dragged(id, transform,
-  finished)`` and the main window turns them into ops. The handle is re-placed from the
-  document at render time, but never during a drag.
+  and a handle mode is set. Mouse events reach it before the camera: a press on the
+  handle (and the moves and release that follow) is consumed here, so dragging the handle
+  never orbits; hovering it highlights the part under the cursor; Esc during a drag puts
+  the node back (the key is claimed from the window's Esc shortcut while dragging). Drags
+  come out as ``sig_transform_dragged(id, transform, finished)`` and the main window turns
+  them into ops. The handle is re-placed from the document at render time, but never
+  during a drag.
 * ``sig_camera_changed`` fires after a render in which the camera moved because of the user
   (orbit, zoom, standard view, fit). ``set_camera`` (follow mode, comment jumps) does not
   echo it back.
@@ -34,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtGui import QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 from pyvistaqt import QtInteractor
 
@@ -98,12 +102,11 @@ class Viewport(QWidget):
         iren = self._qt.iren.interactor
         self._iren = iren
         self._axes = add_orientation_axes(self._qt, iren)
-        self._handle = TransformHandle(self._renderer, iren, self._on_handle_transform)
+        self._handle = TransformHandle(self._renderer, self._on_handle_transform)
         self._handle.set_snapping(False, TRANSLATE_STEP, ROTATE_STEP)
-        # Mouse clicks and hover are read from Qt events: once the camera style grabs VTK's
-        # event focus on a press, VTK observers no longer see the release.
+        # Mouse clicks, hover and handle drags are read from Qt events, before VTK's camera
+        # style sees them (it would orbit, and it grabs VTK's event focus on a press).
         self._qt.installEventFilter(self)
-        self._handle.widget.AddObserver("StartInteractionEvent", self._on_handle_start)
         self._render_tag = self._renderer.AddObserver("EndEvent", self._on_rendered)
         # Camera styles and widgets render through the interactor on every mouse move; by
         # default that renders now *and* again in the paint the finished frame schedules.
@@ -311,9 +314,6 @@ class Viewport(QWidget):
         self._handle_key = key
         handle.attach(nid, node.transform, world, parent, bounds)
 
-    def _on_handle_start(self, _obj: object, _event: str) -> None:
-        self._dragged_handle = True
-
     def _on_handle_transform(self, node_id: str, transform: tuple[float, ...],
                              finished: bool) -> None:
         self.sig_transform_dragged.emit(node_id, tuple(transform), finished)
@@ -329,51 +329,90 @@ class Viewport(QWidget):
         return round(pos.x() * ratio), round((self._qt.height() - pos.y() - 1) * ratio)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Watch the interactor's mouse events for clicks and hover (never consumes)."""
+        """Watch the interactor's mouse and key events for clicks, hover and the handle;
+        consume only what the handle takes (so the camera does not move with it)."""
         if watched is self._qt and not self._closed:
             kind = event.type()
             if kind == QEvent.Type.MouseButtonPress:
-                self._on_press(event)  # type: ignore[arg-type]
-            elif kind == QEvent.Type.MouseButtonRelease:
-                self._on_release(event)  # type: ignore[arg-type]
-            elif kind == QEvent.Type.MouseMove:
-                self._on_move(event)  # type: ignore[arg-type]
+                return self._on_press(event)  # type: ignore[arg-type]
+            if kind == QEvent.Type.MouseButtonRelease:
+                return self._on_release(event)  # type: ignore[arg-type]
+            if kind == QEvent.Type.MouseMove:
+                return self._on_move(event)  # type: ignore[arg-type]
+            if kind in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) \
+                    and isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Escape \
+                    and self._handle.dragging:
+                event.accept()  # Esc cancels the drag rather than clearing the selection
+                if kind == QEvent.Type.KeyPress:
+                    self._handle.cancel()
+                    self.request_render()
+                return True
         return False
 
-    def _on_press(self, event: QMouseEvent) -> None:
+    def _on_press(self, event: QMouseEvent) -> bool:
         self._hover_timer.stop()
         if event.button() != Qt.MouseButton.LeftButton:
-            return
-        self._press = self._display_pos(event)
+            return False
+        x, y = self._display_pos(event)
+        if self._handle.enabled and self._handle.press(x, y):
+            self._dragged_handle = True
+            self._press = None
+            self.request_render()
+            return True
+        self._press = (x, y)
         mods = event.modifiers()
         self._press_additive = bool(mods & (Qt.KeyboardModifier.ControlModifier
                                             | Qt.KeyboardModifier.ShiftModifier))
         self._dragged_handle = False
+        return False
 
-    def _on_release(self, event: QMouseEvent) -> None:
+    def _on_release(self, event: QMouseEvent) -> bool:
         if event.button() != Qt.MouseButton.LeftButton:
-            return
+            return False
+        if self._handle.dragging:
+            self._dragged_handle = False
+            self._handle.release(*self._display_pos(event))
+            self.request_render()
+            return True
         press, self._press = self._press, None
         if press is None or self._dragged_handle:
+            consumed = self._dragged_handle  # the rest of a drag that Esc cancelled
             self._dragged_handle = False
-            return
+            return consumed
         x, y = self._display_pos(event)
         if abs(x - press[0]) > CLICK_SLOP or abs(y - press[1]) > CLICK_SLOP:
-            return  # an orbit, not a click
+            return False  # an orbit, not a click
         node_id = self.visual.pick(x, y)
         self.sig_picked.emit(node_id, self._press_additive)
+        return False
 
-    def _on_move(self, event: QMouseEvent) -> None:
-        if event.buttons() != Qt.MouseButton.NoButton or self._handle.dragging:
-            return
-        self._hover_pos = self._display_pos(event)
+    def _on_move(self, event: QMouseEvent) -> bool:
+        pos = self._display_pos(event)
+        if self._handle.dragging:
+            self._handle.move(*pos)
+            self.request_render()
+            return True
+        if self._dragged_handle:
+            return True  # Esc cancelled the drag: the button is still down, keep the camera
+        if event.buttons() != Qt.MouseButton.NoButton:
+            return False
+        if self._handle.enabled and self._handle.hover(*pos):
+            self.request_render()
+        if self._handle.hovered is not None:
+            self._hover_timer.stop()
+            self._set_part_hover(None)
+            return False
+        self._hover_pos = pos
         if not self._hover_timer.isActive():
             self._hover_timer.start()
+        return False
 
     def _do_hover(self) -> None:
         if self._hover_pos is None or self._closed or self._press is not None:
             return
-        node_id = self.visual.pick(*self._hover_pos)
+        self._set_part_hover(self.visual.pick(*self._hover_pos))
+
+    def _set_part_hover(self, node_id: str | None) -> None:
         if node_id != self._hover:
             self._hover = node_id
             self.visual.set_hover(node_id)
