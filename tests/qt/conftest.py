@@ -69,7 +69,8 @@ def room_server(tmp_path):
 @pytest.fixture
 def join(qtbot, room_server, tmp_path):
     """Factory: ``join(name, token, color)`` opens a MainWindow joined to room ``plant`` on
-    the real server, shown and with its scene loaded; returns ``(client, window)``."""
+    the real server (or ``room`` at ``endpoint``), shown and with its scene loaded; returns
+    ``(client, window)``."""
     from PySide6.QtCore import QSettings
 
     from twin_app.net import SyncClient
@@ -79,15 +80,17 @@ def join(qtbot, room_server, tmp_path):
     opened: list[tuple[object, object, object]] = []
 
     def make(name: str = "Ada", token: str = "owner-token",
-             color: tuple[float, float, float] = (0.9, 0.3, 0.3)):
+             color: tuple[float, float, float] = (0.9, 0.3, 0.3), *,
+             endpoint: str | None = None, room: str = "plant"):
+        endpoint = endpoint or room_server.endpoint
         bridge = ClientBridge()
-        client = SyncClient(room_server.endpoint, "plant", token, name,
+        client = SyncClient(endpoint, room, token, name,
                             state_dir=tmp_path / f"state-{name}", color=color,
                             wakeup=bridge.wakeup)
         bridge.attach(client)
         settings = QSettings(str(tmp_path / f"settings-{name}.ini"), QSettings.Format.IniFormat)
-        w = MainWindow(client, bridge, settings=settings, room="plant", name=name, color=color,
-                       endpoint=room_server.endpoint)
+        w = MainWindow(client, bridge, settings=settings, room=room, name=name, color=color,
+                       endpoint=endpoint)
         qtbot.addWidget(w)
         w.show()
         opened.append((w, client, bridge))
@@ -101,3 +104,13 @@ def join(qtbot, room_server, tmp_path):
         w.close()  # type: ignore[attr-defined]
         client.close()  # type: ignore[attr-defined]
         bridge.detach()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def demo_server(tmp_path):
+    """A real server process with room ``demo`` seeded with the demo plant."""
+    from tests.netutil import ServerProcess
+
+    srv = ServerProcess(tmp_path / "demo-server", extra=["--demo"]).start()
+    yield srv
+    srv.stop()

@@ -60,6 +60,7 @@ log = logging.getLogger(__name__)
 
 CLICK_SLOP = 4  # pixels a press may travel and still count as a click
 HOVER_MS = 60
+FIT_SELECTION_MARGIN = 0.6  # of the selection's size on every side: it fills about a third
 LIGHT_BACKGROUND = ((0.93, 0.94, 0.96), (0.74, 0.77, 0.82))  # top, bottom
 DARK_BACKGROUND = ((0.20, 0.22, 0.26), (0.09, 0.10, 0.12))
 MeshSource = Callable[[str], "bytes | None"]
@@ -222,9 +223,13 @@ class Viewport(QWidget):
         self.request_render()
 
     def fit_selection(self) -> None:
-        """Frame the selected nodes (the whole plant if nothing drawable is selected)."""
+        """Frame the selected nodes with room around them (the whole plant if nothing
+        drawable is selected)."""
         b = self.visual.node_bounds(self.visual.selection)
-        fit(self._renderer, b if b is not None else self.grid_bounds())
+        if b is None:
+            fit(self._renderer, self.grid_bounds())
+        else:
+            fit(self._renderer, b, margin=FIT_SELECTION_MARGIN)
         self.request_render()
 
     def set_standard_view(self, name: str) -> None:
@@ -415,7 +420,9 @@ class Viewport(QWidget):
     def _set_part_hover(self, node_id: str | None) -> None:
         if node_id != self._hover:
             self._hover = node_id
-            self.visual.set_hover(node_id)
+            # A floor slab or a wall is the backdrop: tinting it would flood the whole hall.
+            lit = None if node_id is None or self.visual.is_backdrop(node_id) else node_id
+            self.visual.set_hover(lit)
             self.sig_hovered.emit(node_id)
             self.request_render()
 

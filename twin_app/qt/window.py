@@ -101,7 +101,8 @@ class MainWindow(QMainWindow):
         self.selection: list[str] = []
         self._drag: dict[str, Any] | None = None
         self._ready_emitted = False
-        self.setWindowTitle(f"Twinroom — {room}")
+        # Qt appends the application display name: "demo — Ada Lin — Twinroom".
+        self.setWindowTitle(f"{room} — {name}")
         self.resize(1400, 880)
 
         # -- central area: viewport + toasts -------------------------------------------
@@ -136,7 +137,8 @@ class MainWindow(QMainWindow):
                          Qt.Orientation.Vertical)
         self.resizeDocks([self.docks["Inspector"], self.docks["Comments"]], [600, 240],
                          Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["Scene"], self.docks["Inspector"]], [280, 340],
+        # Wide enough for the names of a plant two levels deep and for the people list.
+        self.resizeDocks([self.docks["Scene"], self.docks["Inspector"]], [330, 330],
                          Qt.Orientation.Horizontal)
 
         self._build_actions()

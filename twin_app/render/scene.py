@@ -87,6 +87,7 @@ SELECT_TINT = 0.35
 HOVER_TINT = 0.25
 PLACEHOLDER_COLOR: tuple[float, float, float] = (0.60, 0.66, 0.76)
 PLACEHOLDER_OPACITY = 0.35
+BACKDROP_SPAN = 0.6  # a part spanning this much of the plant on two axes is backdrop
 OUTLINE_PAD = 0.01  # outlines sit 1 % (+1 mm) outside the part so they are not buried
 _GEOMETRY_FIELDS = frozenset({"transform", "parent"})
 _VISIBILITY_FIELDS = frozenset({"visible", "parent"})
@@ -474,6 +475,18 @@ class SceneVisual:
     def selection_outline_count(self) -> int:
         """Number of outline segments drawn for the own selection."""
         return self._sel_lines.line_count
+
+    def is_backdrop(self, node_id: str) -> bool:
+        """True for a part that spans most of the plant on two axes (a floor slab, a hall
+        wall): hovering it should not light it up."""
+        block = self._blocks.get(node_id)
+        scene = self.scene_bounds()
+        if block is None or scene is None:
+            return False
+        b = block.pd.GetBounds()
+        spans = sum(1 for i in (0, 2, 4) if scene[i + 1] - scene[i] > 1e-9
+                    and b[i + 1] - b[i] >= BACKDROP_SPAN * (scene[i + 1] - scene[i]))
+        return spans >= 2
 
     def peer_names(self) -> dict[str, str]:
         """Session → name of every person drawn (outline, frustum and name label)."""

@@ -79,12 +79,19 @@ def set_standard_view(renderer: vtkRenderer, name: str,
     fit(renderer, bounds)
 
 
-def fit(renderer: vtkRenderer, bounds: Sequence[float] | None = None) -> None:
-    """Keep the view direction and frame ``bounds`` (VTK order) or every visible prop."""
+def fit(renderer: vtkRenderer, bounds: Sequence[float] | None = None,
+        margin: float = 0.0) -> None:
+    """Keep the view direction and frame ``bounds`` (VTK order) or every visible prop,
+    grown by ``margin`` times their size on every side."""
     if bounds is None:
         renderer.ResetCamera()
     else:
-        renderer.ResetCamera(*bounds)
+        b = [float(v) for v in bounds]
+        for i in (0, 2, 4):
+            grow = (b[i + 1] - b[i]) * margin
+            b[i] -= grow
+            b[i + 1] += grow
+        renderer.ResetCamera(*b)
     renderer.ResetCameraClippingRange()
 
 

@@ -1,0 +1,111 @@
+"""What a person sees of the window and the 3D view, on windows joined to a real server:
+the title, Fit Selection's framing, hover over the floor, names that fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication, QTreeView, QTreeWidget
+
+from tests.qt.test_viewport import widget_pos
+from twin_app.core.document import Node
+from twin_app.core.ops import AddNode
+
+pytestmark = [pytest.mark.qt, pytest.mark.vtk, pytest.mark.net]
+
+
+def hover(vp, pos: QPoint) -> None:
+    event = QMouseEvent(QMouseEvent.Type.MouseMove, QPointF(pos),
+                        QPointF(vp.plotter.mapToGlobal(pos)), Qt.MouseButton.NoButton,
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(vp.plotter, event)
+
+
+def test_title_names_the_room_and_the_person(join):
+    _ada, a = join("Ada Lin")
+    assert a.windowTitle() == "plant — Ada Lin"
+    # The window manager shows Qt's full title: no doubled application name.
+    QApplication.setApplicationDisplayName("Twinroom")
+    try:
+        title = a.windowHandle().title()
+    finally:
+        QApplication.setApplicationDisplayName("")
+    assert title.count("Twinroom") <= 1 and "plant" in title and "Ada Lin" in title
+
+
+def screen_box(vp, nid: str) -> tuple[float, float]:
+    """Fraction of the view's width and height the part's box covers on screen."""
+    b = vp.visual.node_bounds([nid])
+    pts = [widget_pos(vp, (x, y, z)) for x in b[0:2] for y in b[2:4] for z in b[4:6]]
+    xs, ys = [p.x() for p in pts], [p.y() for p in pts]
+    return ((max(xs) - min(xs)) / vp.plotter.width(), (max(ys) - min(ys)) / vp.plotter.height())
+
+
+def test_fit_selection_leaves_room_around_the_part(join, qtbot):
+    _ada, a = join("Ada")
+    qtbot.mouseClick(a.outline.view.viewport(), Qt.MouseButton.LeftButton,
+                     pos=a.outline.view.visualRect(
+                         a.outline.proxy.mapFromSource(a.scene_model.index_of("cab"))).center())
+    assert a.selection == ["cab"]
+    a.act_fit_sel.trigger()
+    qtbot.wait(50)
+    w, h = screen_box(a.viewport, "cab")
+    assert 0.15 < max(w, h) < 0.6  # framed, with room around it, not filling the view
+
+
+def test_hovering_the_floor_does_not_light_up_the_hall(join, qtbot):
+    ada, a = join("Ada")
+    blob_hash = ada.store.doc.nodes["r1"].mesh
+    floor = Node("floor", "root", "A", kind="part", name="Floor slab", mesh=blob_hash,
+                 transform=(-6, -4, -0.2, 0, 0, 0, 1, 14, 12, 0.2), props={})
+    a.dispatch(AddNode(floor), "Add floor")
+    n = a.viewport.render_count
+    a.view_actions[1].trigger()  # Top
+    qtbot.waitUntil(lambda: a.viewport.render_count > n)
+    vp = a.viewport
+    hover(vp, widget_pos(vp, (6.0, -3.0, 0.0)))  # the bare floor
+    qtbot.waitUntil(lambda: "Floor slab" in a.statusBar().currentMessage(), timeout=3000)
+    assert vp.visual.hover is None  # the floor is not tinted, nor outlined
+    hover(vp, widget_pos(vp, (3.5, 0.5, 1.0)))  # Robot 2 does light up
+    qtbot.waitUntil(lambda: vp.visual.hover == "r2", timeout=3000)
+
+
+def elided(view: QTreeView, column: int = 0) -> list[str]:
+    """Texts in ``column`` of the visible rows that do not fit their cell."""
+    fm = view.fontMetrics()
+    out = []
+    model = view.model()
+
+    def walk(parent):
+        for row in range(model.rowCount(parent)):
+            idx = model.index(row, column, parent)
+            text = str(idx.data() or "")
+            rect = view.visualRect(idx)
+            icon = view.iconSize().width() + 8 if idx.data(Qt.ItemDataRole.DecorationRole) else 0
+            if rect.isValid() and fm.horizontalAdvance(text) + icon + 8 > rect.width():
+                out.append(text)
+            if view.isExpanded(model.index(row, 0, parent)):
+                walk(model.index(row, 0, parent))
+
+    from PySide6.QtCore import QModelIndex
+
+    walk(QModelIndex())
+    return out
+
+
+def test_names_fit_in_the_tree_and_people_list_at_the_default_size(join, demo_server, qtbot):
+    _ada, a = join("Ada Lin", "owner-token", endpoint=demo_server.endpoint, room="demo")
+    _bo, _b = join("Bo Chen (Site B)", "designer-token", (0.2, 0.6, 0.9),
+                   endpoint=demo_server.endpoint, room="demo")
+    qtbot.waitUntil(lambda: len(a.people.names()) == 2, timeout=10000)
+    assert a.size().width() == 1400
+    view = a.outline.view
+    for i in range(a.outline.proxy.rowCount()):  # the default opening, one level more
+        view.expand(a.outline.proxy.index(i, 0))
+    qtbot.wait(50)
+    assert elided(view) == []
+    people: QTreeWidget = a.people.tree
+    assert elided(people) == []
+    assert np.all([people.topLevelItem(i).text(0) for i in range(people.topLevelItemCount())])
