@@ -31,13 +31,14 @@ from PySide6.QtCore import QByteArray, QProcess, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QDialog,
     QDockWidget,
     QDoubleSpinBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMenu,
+    QMessageBox,
     QPushButton,
     QToolButton,
     QVBoxLayout,
@@ -244,6 +245,9 @@ class MainWindow(QMainWindow):
         self.act_stop_follow = a("Stop &Following", self.presence.stop_following, None)
         self.act_identity = a("Your &Name…", self.edit_identity, None,
                               "Change the name others see (used when you next join)")
+        self.act_help = a("Twinroom &Help", self.show_help, QKeySequence.StandardKey.HelpContents,
+                          "Mouse, keys and how to invite someone")
+        self.act_about = a("&About Twinroom", self.show_about)
 
     def _build_menus(self) -> None:
         mb = self.menuBar()
@@ -286,7 +290,8 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(self.act_identity)
         m = mb.addMenu("&Help")
-        m.addAction(self._act("Keyboard Shortcuts", self.show_shortcuts, "F1"))
+        m.addAction(self.act_help)
+        m.addAction(self.act_about)
 
     def _build_toolbar(self) -> None:
         tb = self.addToolBar("Main")
@@ -830,15 +835,24 @@ class MainWindow(QMainWindow):
         dlg.open()
         return dlg
 
-    def show_shortcuts(self) -> None:
-        """List the keyboard shortcuts in a toast-free dock-less popup."""
-        acts = [a for a in self.findChildren(QAction) if not a.shortcut().isEmpty()]
-        lines = sorted({f"{a.shortcut().toString():<16} {a.text().replace('&', '')}"
-                        for a in acts})
-        menu = QMenu(self)
-        for line in lines:
-            menu.addAction(line).setEnabled(False)
-        menu.popup(self.mapToGlobal(self.rect().center()))
+    def show_help(self) -> QDialog:
+        """Open the help page (mouse, keys, inviting someone) beside the window."""
+        from twin_app.qt.help import HelpDialog
+
+        dlg = HelpDialog(self.findChildren(QAction), self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.show()
+        return dlg
+
+    def show_about(self) -> QMessageBox:
+        """Show the version and licence."""
+        from twin_app.qt.help import about_html
+
+        box = QMessageBox(QMessageBox.Icon.Information, "About Twinroom", about_html(),
+                          QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        return box
 
     def set_theme(self, mode: str) -> None:
         """Switch the theme (system, light or dark) and remember it."""
