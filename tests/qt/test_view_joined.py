@@ -109,3 +109,56 @@ def test_names_fit_in_the_tree_and_people_list_at_the_default_size(join, demo_se
     people: QTreeWidget = a.people.tree
     assert elided(people) == []
     assert np.all([people.topLevelItem(i).text(0) for i in range(people.topLevelItemCount())])
+
+
+def drag_empty(qtbot, vp, start: QPoint, end: QPoint, steps: int = 10) -> None:
+    """Left-drag on the view with real mouse events."""
+    w = vp.plotter
+    QApplication.sendEvent(w, QMouseEvent(QMouseEvent.Type.MouseButtonPress, QPointF(start),
+                                          QPointF(w.mapToGlobal(start)), Qt.MouseButton.LeftButton,
+                                          Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+    for i in range(1, steps + 1):
+        p = start + (end - start) * (i / steps)
+        QApplication.sendEvent(w, QMouseEvent(QMouseEvent.Type.MouseMove, QPointF(p),
+                                              QPointF(w.mapToGlobal(p)), Qt.MouseButton.NoButton,
+                                              Qt.MouseButton.LeftButton,
+                                              Qt.KeyboardModifier.NoModifier))
+        qtbot.wait(10)
+    QApplication.sendEvent(w, QMouseEvent(QMouseEvent.Type.MouseButtonRelease, QPointF(end),
+                                          QPointF(w.mapToGlobal(end)), Qt.MouseButton.LeftButton,
+                                          Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier))
+
+
+def test_orbit_is_a_z_up_turntable_with_trackball_as_a_setting(join, qtbot):
+    _ada, a = join("Ada")
+    vp = a.viewport
+    assert a.orbit_actions["turntable"].isChecked()
+    a.view_actions[0].trigger()  # Isometric
+    qtbot.wait(20)
+    before = np.array(vp.camera())
+    height = before[2] - before[5]
+    mid = QPoint(vp.plotter.width() // 2, vp.plotter.height() - 40)
+    for _ in range(3):  # a long horizontal drag, more than a full turn
+        drag_empty(qtbot, vp, mid - QPoint(250, 0), mid + QPoint(250, 0))
+    after = np.array(vp.camera())
+    assert after[2] - after[5] == pytest.approx(height, rel=1e-6)  # still as high above
+    assert after[8] > 0.5  # Z is still up on screen
+    assert not np.allclose(after[:3], before[:3])  # it did turn
+    assert a.selection == []  # a drag is not a click
+    # A long drag down tilts up to straight above, and no further: never upside down.
+    top = QPoint(mid.x(), 40)
+    drag_empty(qtbot, vp, top, top + QPoint(0, 600), steps=20)
+    cam = np.array(vp.camera())
+    offset = cam[:3] - cam[3:6]
+    assert offset[2] == pytest.approx(np.linalg.norm(offset))  # looking straight down
+    drag_empty(qtbot, vp, top + QPoint(0, 100), top + QPoint(200, 100))  # spins about Z
+    cam = np.array(vp.camera())
+    assert (cam[:3] - cam[3:6])[2] == pytest.approx(np.linalg.norm(offset))
+    # Trackball is a setting, remembered; it tumbles freely.
+    a.orbit_actions["trackball"].trigger()
+    assert vp.orbit == "trackball" and a.settings.value("view/orbit") == "trackball"
+    a.view_actions[0].trigger()
+    qtbot.wait(20)
+    drag_empty(qtbot, vp, mid - QPoint(250, 0), mid + QPoint(250, 0))
+    tumbled = np.array(vp.camera())
+    assert tumbled[2] - tumbled[5] != pytest.approx(height, rel=1e-3)

@@ -13,8 +13,9 @@ Design notes
   the camera style or the handle widget go the same way (interactor ``EnableRender`` off,
   its ``RenderEvent`` turned into ``update()``), so an orbit step costs one frame, not two.
   pyvistaqt's auto-update timer is off: nothing renders unless something changed.
-* Mouse: VTK's trackball-camera style orbits (left), pans (middle or shift-left), zooms
-  (wheel). A left press and release within a few pixels is a click: it picks the part
+* Mouse: left-drag orbits as a Z-up turntable (``render.turntable``, done here from Qt
+  events) or, with ``set_orbit("trackball")``, by VTK's trackball-camera style; the style
+  pans (middle or shift-left) and zooms (wheel, right-drag). A left press and release within a few pixels is a click: it picks the part
   under the cursor (``sig_picked(id or None, additive)``, additive with Ctrl or Shift).
   Hover picks at most every ``HOVER_MS`` while no button is down (``sig_hovered``).
 * The move/rotate handle follows the visual's selection when exactly one node is selected
@@ -53,6 +54,7 @@ from twin_app.render import (
     camera_tuple,
     fit,
     set_standard_view,
+    turntable,
 )
 from twin_app.render.handle import ROTATE_STEP, TRANSLATE_STEP, HandleMode
 
@@ -60,6 +62,7 @@ log = logging.getLogger(__name__)
 
 CLICK_SLOP = 4  # pixels a press may travel and still count as a click
 HOVER_MS = 60
+ORBIT_STYLES = ("turntable", "trackball")
 FIT_SELECTION_MARGIN = 0.6  # of the selection's size on every side: it fills about a third
 LIGHT_BACKGROUND = ((0.93, 0.94, 0.96), (0.74, 0.77, 0.82))  # top, bottom
 DARK_BACKGROUND = ((0.20, 0.22, 0.26), (0.09, 0.10, 0.12))
@@ -86,6 +89,8 @@ class Viewport(QWidget):
         self._press_additive = False
         self._dragged_handle = False
         self._hover: str | None = None
+        self._orbit = "turntable"
+        self._orbit_from: tuple[int, int] | None = None
         self._hover_pos: tuple[int, int] | None = None
         self._handle_mode: HandleMode | None = None
         self._handle_key: tuple[Any, ...] | None = None
@@ -283,6 +288,18 @@ class Viewport(QWidget):
         self._handle_key = None
         self.request_render()
 
+    def set_orbit(self, style: str) -> None:
+        """Orbit with left-drag as a Z-up ``"turntable"`` (default) or a free
+        ``"trackball"``; raises ``ValueError`` for anything else."""
+        if style not in ORBIT_STYLES:
+            raise ValueError(f"orbit style must be one of {ORBIT_STYLES}, not {style!r}")
+        self._orbit = style
+
+    @property
+    def orbit(self) -> str:
+        """The orbit style: ``"turntable"`` or ``"trackball"``."""
+        return self._orbit
+
     def set_snapping(self, on: bool) -> None:
         """Snap handle drags to the translation/rotation steps."""
         self._handle.set_snapping(on)
@@ -369,11 +386,15 @@ class Viewport(QWidget):
         self._press_additive = bool(mods & (Qt.KeyboardModifier.ControlModifier
                                             | Qt.KeyboardModifier.ShiftModifier))
         self._dragged_handle = False
+        if self._orbit == "turntable" and not mods & Qt.KeyboardModifier.ShiftModifier:
+            self._orbit_from = (x, y)  # shift-left still pans, through the camera style
+            return True
         return False
 
     def _on_release(self, event: QMouseEvent) -> bool:
         if event.button() != Qt.MouseButton.LeftButton:
             return False
+        orbiting, self._orbit_from = self._orbit_from is not None, None
         if self._handle.dragging:
             self._dragged_handle = False
             self._handle.release(*self._display_pos(event))
@@ -386,10 +407,10 @@ class Viewport(QWidget):
             return consumed
         x, y = self._display_pos(event)
         if abs(x - press[0]) > CLICK_SLOP or abs(y - press[1]) > CLICK_SLOP:
-            return False  # an orbit, not a click
+            return orbiting  # an orbit, not a click
         node_id = self.visual.pick(x, y)
         self.sig_picked.emit(node_id, self._press_additive)
-        return False
+        return orbiting
 
     def _on_move(self, event: QMouseEvent) -> bool:
         pos = self._display_pos(event)
@@ -399,6 +420,12 @@ class Viewport(QWidget):
             return True
         if self._dragged_handle:
             return True  # Esc cancelled the drag: the button is still down, keep the camera
+        if self._orbit_from is not None:
+            x0, y0 = self._orbit_from
+            self._orbit_from = pos
+            turntable(self._renderer, pos[0] - x0, pos[1] - y0)
+            self.request_render()
+            return True
         if event.buttons() != Qt.MouseButton.NoButton:
             return False
         if self._handle.enabled and self._handle.hover(*pos):

@@ -233,6 +233,14 @@ class MainWindow(QMainWindow):
         self.act_mode_select.setChecked(True)
         self.act_snap = a("S&nap", self.set_snapping, "Ctrl+Shift+X",
                           "Snap moves and rotations to the step sizes", checkable=True)
+        self.orbit_group = QActionGroup(self)
+        self.orbit_actions: dict[str, QAction] = {}
+        for style, tip in (("turntable", "Left-drag turns about the vertical axis; Z stays up"),
+                           ("trackball", "Left-drag tumbles freely in every direction")):
+            act = a(style.capitalize(), lambda on, s=style: on and self.set_orbit(s), None, tip,
+                    checkable=True)
+            self.orbit_group.addAction(act)
+            self.orbit_actions[style] = act
         self.theme_group = QActionGroup(self)
         self.theme_actions: dict[str, QAction] = {}
         for mode in MODES:
@@ -277,6 +285,9 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         for act in (self.act_mode_select, self.act_mode_move, self.act_mode_rotate, self.act_snap):
             m.addAction(act)
+        orbit = m.addMenu("&Orbit")
+        for act in self.orbit_actions.values():
+            orbit.addAction(act)
         m.addSeparator()
         theme = m.addMenu("&Theme")
         for act in self.theme_actions.values():
@@ -399,6 +410,8 @@ class MainWindow(QMainWindow):
         self.snap_rot.setValue(float(s.value("snap/rotate", 15.0)))  # type: ignore[arg-type]
         self.act_snap.setChecked(snapping)
         self._apply_snap_steps()
+        orbit = str(s.value("view/orbit", "turntable"))
+        self.orbit_actions.get(orbit, self.orbit_actions["turntable"]).setChecked(True)
         theme = str(s.value("view/theme", "system"))
         self.theme_actions.get(theme, self.theme_actions["system"]).setChecked(True)
 
@@ -853,6 +866,11 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
         return box
+
+    def set_orbit(self, style: str) -> None:
+        """Orbit as a Z-up turntable or a free trackball, and remember it."""
+        self.viewport.set_orbit(style)
+        self.settings.setValue("view/orbit", style)
 
     def set_theme(self, mode: str) -> None:
         """Switch the theme (system, light or dark) and remember it."""
