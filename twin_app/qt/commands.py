@@ -98,6 +98,29 @@ def set_field(doc: Document, ids: Sequence[str], fld: str, value: PropValue | No
     return _one(ops), f"{verb} {describe(doc, ids)}"
 
 
+def parts_under(doc: Document, ids: Iterable[str]) -> list[str]:
+    """The parts (nodes with a mesh) in the subtrees of ``ids``, each once, in tree order."""
+    out: dict[str, None] = {}
+    for i in ids:
+        if i in doc:
+            out.update((n, None) for n in doc.subtree(i) if doc.nodes[n].mesh is not None)
+    return list(out)
+
+
+def set_color(doc: Document, ids: Sequence[str], value: tuple[float, float, float] | None
+              ) -> Command | None:
+    """Colour the selection; a group is coloured by colouring every part in it (one edit,
+    so one undo). ``None`` goes back to the default colour."""
+    parts = parts_under(doc, ids)
+    ops: list[Op] = [SetField(n, "color", value) for n in parts if doc.nodes[n].color != value]
+    if not ops:
+        return None
+    label = f"Colour {describe(doc, ids)}"
+    if any(doc.nodes[i].mesh is None for i in ids if i in doc):
+        label += f" ({len(parts)} part{'s' if len(parts) != 1 else ''})"
+    return _one(ops), label
+
+
 def set_visible(doc: Document, ids: Sequence[str], visible: bool) -> Command | None:
     """Show or hide nodes."""
     return set_field(doc, ids, "visible", visible, "Show" if visible else "Hide")
