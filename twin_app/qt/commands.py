@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from twin_app.core import fracindex
 from twin_app.core import xform as tf
@@ -291,6 +291,38 @@ def group(doc: Document, ids: Iterable[str], name: str = "Group") -> tuple[Op, s
             if not tf.close(local, node.transform):
                 ops.append(SetField(nid, "transform", local))
     return Batch(tuple(ops)), f"Group {describe(doc, tops)}", gid
+
+
+# -- placing imports ----------------------------------------------------------------------
+Box = tuple[float, float, float, float, float, float]  # xmin, ymin, zmin, xmax, ymax, zmax
+
+
+def free_spot(size: Sequence[float], target: Sequence[float],
+              occupied: Callable[[Box], bool], gap: float = 0.25,
+              rings: int = 12) -> tuple[float, float]:
+    """Where to put a box of ``size`` (dx, dy, dz) standing on the floor, centred as near
+    the floor point ``target`` (x, y) as possible without ``occupied(box)``.
+
+    Tries the target, then rings of eight spots around it, each ring one box (plus
+    ``gap``) further out; returns the first free centre (x, y), or the target if every
+    spot is taken.
+    """
+    dx, dy, dz = (max(float(v), 1e-3) for v in size)
+    tx, ty = float(target[0]), float(target[1])
+
+    def box_at(x: float, y: float) -> Box:
+        return (x - dx / 2, y - dy / 2, 0.0, x + dx / 2, y + dy / 2, dz)
+
+    candidates = [(tx, ty)]
+    for ring in range(1, rings + 1):
+        sx, sy = ring * (dx + gap), ring * (dy + gap)
+        around = [(tx + i * sx, ty + j * sy) for i in (-1, 0, 1) for j in (-1, 0, 1)
+                  if (i, j) != (0, 0)]
+        candidates += sorted(around, key=lambda c: math.hypot(c[0] - tx, c[1] - ty))
+    for x, y in candidates:
+        if not occupied(box_at(x, y)):
+            return x, y
+    return tx, ty
 
 
 # -- comments -----------------------------------------------------------------------------

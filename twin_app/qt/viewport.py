@@ -38,6 +38,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
@@ -236,6 +237,18 @@ class Viewport(QWidget):
         else:
             fit(self._renderer, b, margin=FIT_SELECTION_MARGIN)
         self.request_render()
+
+    def floor_point(self) -> tuple[float, float]:
+        """Where the middle of the view meets the floor (z = 0); the point looked at when
+        the view does not reach the floor (looking up or level)."""
+        cam = self._renderer.GetActiveCamera()
+        pos = np.asarray(cam.GetPosition(), dtype=np.float64)
+        focal = np.asarray(cam.GetFocalPoint(), dtype=np.float64)
+        d = focal - pos
+        if d[2] < -1e-9 and pos[2] > 0:
+            hit = pos + d * (-pos[2] / d[2])
+            return float(hit[0]), float(hit[1])
+        return float(focal[0]), float(focal[1])
 
     def set_standard_view(self, name: str) -> None:
         """Look at the plant from a named direction: iso, top, bottom, front, back, left,

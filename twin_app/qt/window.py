@@ -940,12 +940,30 @@ class MainWindow(QMainWindow):
         self.importer.start(path)
 
     def _apply_import(self, result: Any) -> list[str] | None:
+        """Add an import where the user is looking: standing on the floor, clear of other
+        equipment, then selected and framed."""
+        import numpy as np
+
+        from twin_app.core import xform
         from twin_app.io.importers import import_ops
 
         doc = self.client.store.doc
         for blob in result.blobs.values():
             self.client.assets.put(blob)
-        batch = import_ops(result, doc, ROOT_ID, None)
+        lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
+        for part in result.parts:
+            b = part.bbox
+            corners = np.array([[x, y, z, 1.0] for x in (b[0], b[3]) for y in (b[1], b[4])
+                                for z in (b[2], b[5])])
+            world = corners @ xform.matrix(part.transform).T
+            lo, hi = np.minimum(lo, world[:, :3].min(0)), np.maximum(hi, world[:, :3].max(0))
+        at = None
+        if np.all(np.isfinite(lo)):
+            x, y = commands.free_spot(hi - lo, self.viewport.floor_point(),
+                                      self.viewport.visual.occupied)
+            center = (lo + hi) / 2
+            at = (float(x - center[0]), float(y - center[1]), float(-lo[2]))
+        batch = import_ops(result, doc, ROOT_ID, at)
         label = f"Import {result.source}"
         if self.dispatch(batch, label) is None:
             return None

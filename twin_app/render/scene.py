@@ -476,6 +476,19 @@ class SceneVisual:
         """Number of outline segments drawn for the own selection."""
         return self._sel_lines.line_count
 
+    def occupied(self, box: Sequence[float]) -> bool:
+        """True if the world box ``(xmin, ymin, zmin, xmax, ymax, zmax)`` overlaps a visible
+        part other than the backdrop (floor, walls)."""
+        lo, hi = np.asarray(box[:3]), np.asarray(box[3:])
+        for nid, block in self._blocks.items():
+            if not block.visible:
+                continue
+            b = block.pd.GetBounds()
+            if np.all(lo < (b[1], b[3], b[5])) and np.all(hi > (b[0], b[2], b[4])) \
+                    and not self.is_backdrop(nid):
+                return True
+        return False
+
     def is_backdrop(self, node_id: str) -> bool:
         """True for a part that spans most of the plant on two axes (a floor slab, a hall
         wall): hovering it should not light it up."""
