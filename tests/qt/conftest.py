@@ -81,7 +81,7 @@ def join(qtbot, room_server, tmp_path):
 
     def make(name: str = "Ada", token: str = "owner-token",
              color: tuple[float, float, float] = (0.9, 0.3, 0.3), *,
-             endpoint: str | None = None, room: str = "plant"):
+             endpoint: str | None = None, room: str = "plant", hosts_room: bool = False):
         endpoint = endpoint or room_server.endpoint
         bridge = ClientBridge()
         client = SyncClient(endpoint, room, token, name,
@@ -90,7 +90,7 @@ def join(qtbot, room_server, tmp_path):
         bridge.attach(client)
         settings = QSettings(str(tmp_path / f"settings-{name}.ini"), QSettings.Format.IniFormat)
         w = MainWindow(client, bridge, settings=settings, room=room, name=name, color=color,
-                       endpoint=endpoint)
+                       endpoint=endpoint, hosts_room=hosts_room)
         qtbot.addWidget(w)
         w.show()
         opened.append((w, client, bridge))

@@ -85,12 +85,19 @@ class MainWindow(QMainWindow):
     """The Twinroom desktop window for one room."""
 
     sig_scene_ready = Signal()  # every mesh in the document is here and drawn once
+    sig_keep_hosting = Signal()  # closing, but the room it hosts should stay open for others
 
     def __init__(self, client: ClientLike, bridge: ClientBridge, *, settings: QSettings,
                  room: str = "demo", name: str = "You",
                  color: tuple[float, float, float] = (0.2, 0.5, 0.9),
-                 share: ShareInfo | None = None, endpoint: str = "") -> None:
+                 share: ShareInfo | None = None, endpoint: str = "",
+                 hosts_room: bool = False) -> None:
+        """``hosts_room``: the room is served from this process (the embedded server), so
+        closing the window would end it for everyone."""
         super().__init__()
+        self.hosts_room = hosts_room
+        self._close_decided = False
+        self.close_box: QMessageBox | None = None
         self.client = client
         self.bridge = bridge
         self.settings = settings
@@ -372,14 +379,22 @@ class MainWindow(QMainWindow):
         self.bell.clicked.connect(self._on_bell_clicked)
         sb.addPermanentWidget(self.bell)
 
-    def _connect(self) -> None:
+    def _bridge_slots(self) -> list[tuple[Any, Any]]:
         b = self.bridge
-        b.sig_changes.connect(self._on_store_changes)
-        b.sig_state.connect(self._on_client_state)
-        b.sig_nack.connect(self._on_client_nack)
-        b.sig_error.connect(self._on_client_error)
-        b.sig_peers.connect(self.presence.on_peers)
-        b.sig_asset.connect(self._on_asset_arrived)
+        return [(b.sig_changes, self._on_store_changes), (b.sig_state, self._on_client_state),
+                (b.sig_nack, self._on_client_nack), (b.sig_error, self._on_client_error),
+                (b.sig_peers, self.presence.on_peers), (b.sig_asset, self._on_asset_arrived)]
+
+    def _disconnect(self) -> None:
+        if self._bridged:
+            self._bridged = False
+            for signal, slot in self._bridge_slots():
+                signal.disconnect(slot)
+
+    def _connect(self) -> None:
+        self._bridged = True
+        for signal, slot in self._bridge_slots():
+            signal.connect(slot)
         self.outline.sig_selection.connect(lambda ids: self.set_selection(ids, source="tree"))
         self.outline.sig_activated.connect(lambda nid: self._fit_to([nid]))
         self.inspector.sig_message.connect(lambda text: self.show_message(text, "warning"))
@@ -455,13 +470,61 @@ class MainWindow(QMainWindow):
         QProcess.startDetached(sys.executable, args)
         self.show_message(f"Opening room {room} at {endpoint} in a new window…")
 
+    def others_in_room(self) -> list[str]:
+        """Names of the other people in the room now."""
+        own = getattr(self.client, "session", None)
+        return sorted(str(getattr(p, "name", "") or "someone")
+                      for s, p in self.client.peers.items() if s != own)
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        others = self.others_in_room() if self.hosts_room and not self._close_decided else []
+        if others:
+            # Closing would end the room for them: ask first (window-modal, not blocking).
+            event.ignore()
+            self._ask_before_closing(others)
+            return
+        self._close_decided = True
+        self._disconnect()  # the client may live on (hosting in the background)
         self.save_settings()
         self._status_timer.stop()
         self._drag_timer.stop()
         # Release the render window now, while its GL context is still valid.
         self.viewport.close()
         super().closeEvent(event)
+
+    def _ask_before_closing(self, others: list[str]) -> None:
+        if self.close_box is not None:
+            self.close_box.raise_()
+            return
+        who = others[0] if len(others) == 1 else f"{others[0]} and {len(others) - 1} other" \
+            + ("s" if len(others) > 2 else "")
+        verb = "is" if len(others) == 1 else "are"
+        box = QMessageBox(QMessageBox.Icon.Warning, "Others are in this room",
+                          f"{who} {verb} still in room “{self.room}”. It is hosted on this "
+                          "computer: if Twinroom stops, the room closes for them.", parent=self)
+        keep = box.addButton("Keep Hosting in the Background",
+                             QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Close the Room", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(keep)
+        box.setInformativeText("In the background the room stays open without a window until "
+                               "the last person leaves.")
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+
+        def decided(_result: int) -> None:
+            self.close_box = None
+            clicked = box.clickedButton()
+            role = box.buttonRole(clicked) if clicked is not None else None
+            if role == QMessageBox.ButtonRole.RejectRole or clicked is None:
+                return
+            self._close_decided = True
+            if clicked is keep:
+                self.sig_keep_hosting.emit()
+            self.close()
+
+        box.finished.connect(decided)
+        self.close_box = box
+        box.open()
 
     # ================================================================== editing ==
     def dispatch(self, op: Op, label: str, *, undoable: bool = True) -> PendingOp | None:
