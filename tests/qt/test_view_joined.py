@@ -72,8 +72,9 @@ def test_hovering_the_floor_does_not_light_up_the_hall(join, qtbot):
     qtbot.waitUntil(lambda: vp.visual.hover == "r2", timeout=3000)
 
 
-def elided(view: QTreeView, column: int = 0) -> list[str]:
-    """Texts in ``column`` of the visible rows that do not fit their cell."""
+def elided(view: QTreeView, column: int = 0, edge: bool = True) -> list[str]:
+    """Texts in ``column`` of the visible rows that do not fit their cell (or, with
+    ``edge``, that run past the right edge of the panel)."""
     fm = view.fontMetrics()
     out = []
     model = view.model()
@@ -84,8 +85,10 @@ def elided(view: QTreeView, column: int = 0) -> list[str]:
             text = str(idx.data() or "")
             rect = view.visualRect(idx)
             icon = view.iconSize().width() + 8 if idx.data(Qt.ItemDataRole.DecorationRole) else 0
-            if rect.isValid() and fm.horizontalAdvance(text) + icon + 8 > rect.width():
-                out.append(text)
+            need = fm.horizontalAdvance(text) + icon + 8
+            if rect.isValid() and (need > rect.width()
+                                   or (edge and rect.left() + need > view.viewport().width())):
+                out.append(text)  # cut off by its cell, or by the edge of the panel
             if view.isExpanded(model.index(row, 0, parent)):
                 walk(model.index(row, 0, parent))
 
@@ -101,11 +104,18 @@ def test_names_fit_in_the_tree_and_people_list_at_the_default_size(join, demo_se
                    endpoint=demo_server.endpoint, room="demo")
     qtbot.waitUntil(lambda: len(a.people.names()) == 2, timeout=10000)
     assert a.size().width() == 1400
-    view = a.outline.view
-    for i in range(a.outline.proxy.rowCount()):  # the default opening, one level more
-        view.expand(a.outline.proxy.index(i, 0))
+    view, proxy = a.outline.view, a.outline.proxy
+    assert elided(view) == []  # as the tree opens: the site, its hall and its line
+    site = proxy.index(0, 0)
+    for i in range(proxy.rowCount(site)):  # open the hall and the line: stations show
+        view.expand(proxy.index(i, 0, site))
     qtbot.wait(50)
-    assert elided(view) == []
+    assert elided(view, edge=False) == []  # long station names: never "…", scroll to read
+    line = next(proxy.index(i, 0, site) for i in range(proxy.rowCount(site))
+                if "Line 1" in proxy.index(i, 0, site).data())
+    station = proxy.index(1, 0, line)
+    box = view.visualRect(station.siblingAtColumn(1))
+    assert box.left() >= 0 and box.right() <= view.viewport().width()  # its Show box too
     people: QTreeWidget = a.people.tree
     assert elided(people) == []
     assert np.all([people.topLevelItem(i).text(0) for i in range(people.topLevelItemCount())])
