@@ -105,6 +105,7 @@ def test_names_fit_in_the_tree_and_people_list_at_the_default_size(join, demo_se
     qtbot.waitUntil(lambda: len(a.people.names()) == 2, timeout=10000)
     assert a.size().width() == 1400
     view, proxy = a.outline.view, a.outline.proxy
+    assert view.header().visualIndex(1) == 0  # the Show box first, also after loading
     assert elided(view) == []  # as the tree opens: the site, its hall and its line
     site = proxy.index(0, 0)
     for i in range(proxy.rowCount(site)):  # open the hall and the line: stations show

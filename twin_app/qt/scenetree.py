@@ -416,7 +416,7 @@ class OutlinePanel(QWidget):
         header.setStretchLastSection(False)
         header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COL_VISIBLE, QHeaderView.ResizeMode.ResizeToContents)
-        header.moveSection(header.visualIndex(COL_VISIBLE), 0)
+        self._show_box_first()
         self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.view.selectionModel().selectionChanged.connect(self._on_view_selection_changed)
         self.view.doubleClicked.connect(self._on_view_double_clicked)
@@ -432,7 +432,13 @@ class OutlinePanel(QWidget):
         # A freshly loaded room opens one level deep (the site's halls and lines), not
         # folded into a single row.
         self.proxy.modelReset.connect(lambda: self.view.expandToDepth(0))
+        self.proxy.modelReset.connect(self._show_box_first)  # a reset forgets the order
         self.view.expandToDepth(0)
+
+    def _show_box_first(self) -> None:
+        header = self.view.header()
+        if header.visualIndex(COL_VISIBLE) != 0:
+            header.moveSection(header.visualIndex(COL_VISIBLE), 0)
 
     def _on_search_changed(self, text: str) -> None:
         # Filtering hides rows, which would drop them from the selection: the selection
