@@ -17,7 +17,7 @@ class RecordingClient(LocalClient):
         super().__init__()
         self.drained_on: list[int] = []
 
-    def process_events(self) -> int:
+    def process_events(self, budget_s: float | None = None) -> int:
         self.drained_on.append(threading.get_ident())
         return 0
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,9 +22,12 @@ from typing import Any
 import msgpack
 
 from twin_app.core.document import Document, Node
+from twin_app.core.fracindex import MAX_LEN
 from twin_app.core.ids import ROOT_ID
 
 CHUNK_NODES = 2000
+# fracindex.is_valid_key as one regex: a join decodes hundreds of thousands of keys.
+_ORDER_KEY = re.compile(rf"[0-9A-Za-z]{{0,{MAX_LEN - 1}}}[1-9A-Za-z]")
 
 
 class SnapshotError(ValueError):
@@ -114,6 +118,8 @@ def _decode(chunks: Iterable[bytes]) -> Document:
                     continue
                 if nid in nodes or parent not in nodes:
                     raise SnapshotError(f"node {nid!r}: duplicate or parent missing")
+                if type(order) is not str or not _ORDER_KEY.fullmatch(order):
+                    raise SnapshotError(f"node {nid!r}: bad sibling order key")
                 if canonical:
                     digest = blake(pack(rec, use_bin_type=True), digest_size=16).digest()
                     doc.insert_hashed(node, from_bytes(digest, "big"))

@@ -761,16 +761,12 @@ class MainWindow(QMainWindow):
         self._check_ready()
 
     def missing_meshes(self) -> set[str]:
-        """Mesh hashes the document uses that have not arrived yet."""
-        get = self.client.assets.get
-        has = getattr(self.client.assets, "has", None)
-        wanted = {n.mesh for n in self.client.store.doc.nodes.values() if n.mesh}
-        if callable(has):
-            return {h for h in wanted if not has(h)}
-        return {h for h in wanted if get(h) is None}
+        """Mesh hashes the document uses that are not drawn yet (not arrived, or arrived
+        but not yet handed to the view)."""
+        return self.viewport.visual.placeholder_meshes()
 
     def scene_ready(self) -> bool:
-        """True once the room is loaded and every mesh it uses is here."""
+        """True once the room is loaded and every mesh it uses is drawn."""
         state = getattr(self.client, "state", "live")
         synced = getattr(self.client, "synced", state == "live")
         return bool(synced) and len(self.client.store.doc) > 1 and not self.missing_meshes()

@@ -302,6 +302,10 @@ class SceneVisual:
                 self._recompute_highlight_sets()
             self._refresh_overlays()
 
+    def placeholder_meshes(self) -> set[str]:
+        """Mesh hashes of parts still drawn as their bounding box (mesh not here yet)."""
+        return {b.mesh for b in self._blocks.values() if b.placeholder and b.mesh}
+
     def mesh_arrived(self, doc: Document, mesh_hash: str) -> None:
         """Replace the placeholders of every node using ``mesh_hash`` with the real mesh."""
         self._doc = doc
