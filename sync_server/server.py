@@ -467,9 +467,12 @@ class Server:
         # The keyframe plus the ops after it, in one message: the client rebuilds the room
         # exactly at the head and the live stream continues from head + 1.
         tail = [e.item for e in room.ring_from(kf.seq + 1)]
+        # ``cseq``: this client's edits up to here are decided (each one sequenced is in
+        # this snapshot), so the client drops them instead of showing them pending for ever.
         self._send(session.rid, protocol.SNAPSHOT, {
             "room": room.name, "epoch": self.epoch, "seq": kf.seq, "hash": kf.hash,
             "nodes": kf.nodes, "chunks": len(kf.chunks), "ops": tail,
+            "cseq": room.last_cseq.get(session.client_id, 0),
         }, kf.chunks)
 
     def _send_ops(self, rid: bytes, entries: list[Entry]) -> None:

@@ -169,7 +169,7 @@ SCHEMAS: dict[int, dict[str, tuple[Check, bool]]] = {
     SNAPSHOT: {
         "room": (_str(64), True), "epoch": (_uint, True), "seq": (_uint, True),
         "hash": (_HASH, True), "nodes": (_uint, True), "chunks": (_uint, True),
-        "ops": (_list(_any, 1 << 24), True),
+        "ops": (_list(_any, 1 << 24), True), "cseq": (_uint, False),
     },
     SUBMIT: {"cseq": (_uint, True), "op": (lambda v: isinstance(v, list), True)},
     ACK: {"cseq": (_uint, True), "seq": (_opt(_uint), True), "dup": (_bool, False)},

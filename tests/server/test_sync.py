@@ -229,3 +229,24 @@ def test_document_size_limit_nacks(limited):
     assert c.wait_for(lambda: c.unacked_count == 0, 20)
     assert codes == ["doc_too_large", "doc_too_large"]  # root + 4 fit
     assert len(c.store.doc) == 5
+
+
+def test_resync_before_the_ack_leaves_nothing_pending(server, make_client, room_name):
+    a, b = make_client(room_name, name="Ada"), make_client(room_name, name="Bo")
+    live(a, b)
+    n = part("Robot")
+    a.submit(AddNode(n), "add")
+    assert wait_all([a, b], lambda: settled(a, b))
+    for i in range(5):
+        # The edit and the resync leave in one go: the server sequences the edit, then
+        # answers the JOIN with a snapshot that already holds it, before its ACK.
+        a.submit(SetField(n.id, "name", f"mine {i}"), "rename")
+        a.resync()
+        assert a.wait_for(lambda: a.state == "live" and a.unacked_count == 0, 15)
+        assert a.store.pending == []
+        assert a.store.doc.nodes[n.id].name == f"mine {i}"
+        # A later write by someone else shows: nothing of ours is left on top of it.
+        b.submit(SetField(n.id, "name", f"theirs {i}"), "rename")
+        assert a.wait_for(lambda i=i: a.store.doc.nodes[n.id].name == f"theirs {i}", 10)
+        assert wait_all([a, b], lambda: settled(a, b))
+        assert a.store.doc.hash() == b.store.doc.hash()

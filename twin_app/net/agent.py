@@ -420,7 +420,7 @@ class Agent(threading.Thread):
         buffered = {s: e for s, e in self.buffer.items() if s > seq}
         self.buffer.clear()
         self.seq = seq
-        self.emit(("snapshot", doc, seq))
+        self.emit(("snapshot", doc, seq, body.get("cseq", 0)))
         self._set_state("live", f"in room {self.room}")
         self.join_tries = 0
         if buffered:

@@ -305,8 +305,8 @@ class SyncClient:
                 log.error("document diverged from the server at seq %d; resyncing", hash_seq)
                 self.resync()
         elif kind == "snapshot":
-            _, doc, seq = event
-            self._reset(doc, seq)
+            _, doc, seq, decided = event
+            self._reset(doc, seq, decided)
         elif kind == "presence":
             _, peers, left = event
             for rec in peers:
@@ -333,10 +333,10 @@ class SyncClient:
             _, digest, direction, done, total = event
             _fire(self.assets.on_progress, digest, direction, done, total)
 
-    def _reset(self, doc: Document, seq: int) -> None:
+    def _reset(self, doc: Document, seq: int, decided_cseq: int) -> None:
         self.head_seq = max(seq, self.head_seq if self.synced else 0)
         self.synced = True
-        self.store.reset(doc, seq)
+        self.store.reset(doc, seq, decided_cseq)
         self.assets.want(n.mesh for n in self.store.doc.nodes.values() if n.mesh)
 
     def _want_meshes(self, changes: ChangeSet) -> None:
