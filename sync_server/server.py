@@ -120,6 +120,11 @@ class Session:
     presence: dict[str, Any] = field(default_factory=dict)
     rtt_ms: float | None = None
     seq: int = 0
+    # The client seq of an edit refused for a transient reason (0 = none): later edits
+    # are refused with the same code until it is resent, so a client's edits are still
+    # applied in its order and none is overtaken by the ones after it.
+    held: int = 0
+    held_code: str = ""
 
     def record(self) -> dict[str, Any]:
         """The peer record other members receive in PRESENCE."""
@@ -414,6 +419,12 @@ class Server:
         old = self.sessions.pop(rid, None)
         if old is not None:
             self._leave(old)
+        # A client that reconnects gets a new connection; end the old one's session, so
+        # edits still queued on the old connection cannot be applied after (and overtake)
+        # the ones it resends on the new connection.
+        for stale in [s for s in self.sessions.values() if s.client_id == body["client_id"]]:
+            self.sessions.pop(stale.rid, None)
+            self._leave(stale)
         session = Session(
             rid, secrets.token_hex(6), body["client_id"], body["name"] or "anonymous",
             body.get("color"), grant, now, self.cfg.limits.ops_burst, now,
@@ -449,6 +460,7 @@ class Server:
             self._leave(session)
         session.room = room
         session.seq = room.head
+        session.held = 0  # after the snapshot the client resends every undecided edit, in order
         room.members[session.rid] = session
         self._send_snapshot(session)
         self._send(session.rid, protocol.PRESENCE, {
@@ -498,15 +510,27 @@ class Server:
             return
         cid = session.client_id
         if cseq <= room.last_cseq.get(cid, 0):
-            # A resend (after a reconnect or restart): acknowledge, never apply twice.
+            # A resend of an edit the room already applied: acknowledge, never apply twice.
+            # (A conforming client never resends one at or below its snapshot's ``cseq``,
+            # and a transient refusal holds back later edits, so this is always applied.)
             seq = room.recent.get((cid, cseq))
             if seq is not None and seq > room.durable:
                 room.acks.append((seq, rid, cseq))
             else:
                 self._send(rid, protocol.ACK, {"cseq": cseq, "seq": seq, "dup": True})
             return
+        if session.held:
+            if cseq > session.held:
+                nack(session.held_code, f"edit {session.held} was refused for now; resend it first")
+                return
+            session.held = 0
+
+        def refuse_for_now(code: str, reason: str) -> None:
+            session.held, session.held_code = cseq, code
+            nack(code, reason)
+
         if room.head - room.durable > self.cfg.limits.max_backlog or (room.storage_error and room.head > room.durable):
-            nack(protocol.E_STORAGE, f"the server cannot store edits right now ({room.storage_error or 'disk too slow'})")
+            refuse_for_now(protocol.E_STORAGE, f"the server cannot store edits right now ({room.storage_error or 'disk too slow'})")
             return
         try:
             op = op_from_wire(body["op"])
@@ -516,10 +540,14 @@ class Server:
         cost = count_ops(op)
         now = time.monotonic()
         lim = self.cfg.limits
+        if cost > lim.ops_burst:
+            # More than the bucket ever holds: waiting would not help, so not transient.
+            nack(protocol.E_TOO_LARGE, f"a batch of {cost} ops is more than the {lim.ops_burst:.0f} the server accepts at once")
+            return
         session.tokens = min(lim.ops_burst, session.tokens + (now - session.tokens_t) * lim.ops_per_s)
         session.tokens_t = now
         if cost > session.tokens:
-            nack(protocol.E_RATE, f"more than {lim.ops_per_s:.0f} ops/s; slow down")
+            refuse_for_now(protocol.E_RATE, f"more than {lim.ops_per_s:.0f} ops/s; slow down")
             return
         session.tokens -= cost
         why = refusal(session.grant.role, op, room.doc)
@@ -702,7 +730,8 @@ class Server:
                 newest: dict[bytes, tuple[int, int]] = {}
                 while acks and acks[0][0] <= value:
                     seq, rid, cseq = acks.popleft()
-                    newest[rid] = (cseq, seq)
+                    if rid not in newest or cseq > newest[rid][0]:
+                        newest[rid] = (cseq, seq)
                 for rid, (cseq, seq) in newest.items():
                     if rid in self.sessions:
                         self._send(rid, protocol.ACK, {"cseq": cseq, "seq": seq})

@@ -80,6 +80,8 @@ E_NO_ROOM = "no_such_room"
 E_STORAGE = "storage_unavailable"
 E_INTERNAL = "internal"
 E_ASSET = "asset_error"
+# Refusals that say "not now", not "no": the client keeps the edit and resends it later.
+TRANSIENT = frozenset({E_RATE, E_STORAGE, E_NOT_JOINED})
 
 
 class ProtocolError(ValueError):

@@ -199,6 +199,7 @@ def limited(tmp_path):
     def start(*flags: str):
         srv = ServerProcess(tmp_path / f"d{len(made)}", list(flags)).start()
         c = SyncClient(srv.endpoint, "r", "owner-token", "limited")
+        c.limited_data = srv.data
         made.append((srv, c))
         c.start()
         live(c)
@@ -212,14 +213,33 @@ def limited(tmp_path):
         srv.stop()
 
 
-def test_rate_limit_nacks(limited):
+def test_rate_limited_edits_are_kept_and_resent_in_order(limited):
+    c, codes = limited("--ops-per-s", "50")
+    notices: list[str] = []
+    c.on_error.append(lambda code, reason: notices.append(code))
+    n = part("x")
+    c.submit(AddNode(n), "add")
+    cseqs = [c.submit(SetField(n.id, "name", f"n{i}"), "rename").cseq for i in range(160)]
+    assert c.wait_for(lambda: c.unacked_count == 0, 30)
+    assert notices[:1] == ["rate_limited"]  # said once, not per edit
+    assert codes == []  # nothing rolled back
+    assert c.store.pending == []
+    assert c.store.doc.nodes[n.id].name == "n159"  # the user's last edit wins
+    db = sqlite3.connect(c.limited_data / "rooms" / "r.db")
+    logged = [cs for (cs,) in db.execute("SELECT cseq FROM ops WHERE client_id = ? ORDER BY seq", (c.client_id,))]
+    db.close()
+    assert logged[1:] == cseqs  # each applied once, in the order it was made
+
+
+def test_a_batch_larger_than_the_rate_burst_is_refused_not_retried(limited):
     c, codes = limited("--ops-per-s", "50")
     n = part("x")
     c.submit(AddNode(n), "add")
-    for i in range(400):
-        c.submit(SetField(n.id, "name", f"n{i}"), "rename")
+    c.submit(Batch(tuple(SetField(n.id, "name", f"n{i}") for i in range(150))), "big")
+    c.submit(SetField(n.id, "name", "after"), "rename")
     assert c.wait_for(lambda: c.unacked_count == 0, 20)
-    assert "rate_limited" in codes
+    assert codes == ["too_large"]
+    assert c.store.doc.nodes[n.id].name == "after"
 
 
 def test_document_size_limit_nacks(limited):

@@ -170,6 +170,7 @@ class SyncClient:
         self.on_peers: list[Callable[[], None]] = []
         self.on_error: list[Callable[[str, str], None]] = []
         self.on_ack: list[Callable[[int, int | None], None]] = []
+        self._retrying = False  # a transient refusal was reported and no ACK came since
         self._closed = False
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -282,6 +283,7 @@ class SyncClient:
         elif kind == "ack":
             _, cseq, seq, dup = event
             self._unacked.discard(cseq)
+            self._retrying = False
             if dup:
                 self.store.reject(cseq)  # already handled by the server before: drop ours
             _fire(self.on_ack, cseq, seq)
@@ -292,6 +294,13 @@ class SyncClient:
             if pending is not None:
                 log.info("edit %r refused: %s (%s)", pending.label, reason, code)
                 _fire(self.on_nack, pending, code, reason)
+        elif kind == "retry":
+            # Refused for now (rate limit, storage trouble): the edit stays pending and
+            # shown, and the agent sends it again. Say so once per episode.
+            _, cseq, code, reason = event
+            if not self._retrying:
+                self._retrying = True
+                _fire(self.on_error, code, f"{reason}. Your edits are kept and sent again.")
         elif kind == "hb":
             _, head, durable, digest, hash_seq, storage_error, rtt = event
             self.head_seq = max(self.head_seq, head)

@@ -51,6 +51,7 @@ from twin_app.core.ops import Op, SetField
 from twin_app.core.permissions import refusal
 from twin_app.core.store import PendingOp
 from twin_app.core.undo import UndoEntry, expectations
+from twin_app.protocol import TRANSIENT
 from twin_app.qt import commands
 from twin_app.qt.bridge import ClientBridge, ClientLike
 from twin_app.qt.comments import CommentsPanel
@@ -705,6 +706,9 @@ class MainWindow(QMainWindow):
         self._update_edit_actions()
 
     def _on_client_error(self, code: str, reason: str) -> None:
+        if code in TRANSIENT:  # nothing is lost: the edits are resent
+            self.show_message(f"The server asked to wait: {reason}", "warning")
+            return
         self.show_message(f"Server error ({code}): {reason}", "error")
 
     def _on_comment_goto(self, camera: object, target: object) -> None:
