@@ -45,6 +45,7 @@ import zmq
 from twin_app import protocol
 from twin_app.core import snapshot
 from twin_app.core.errors import InvalidOp
+from twin_app.core.ids import is_content_hash
 from twin_app.core.ops import apply, op_from_wire
 from twin_app.net.assets import AssetCache
 from twin_app.net.outbox import Outbox
@@ -303,6 +304,8 @@ class Agent(threading.Thread):
                 self._start_uploads()
         elif kind == "want":
             for digest in cmd[1]:
+                if not is_content_hash(digest):
+                    continue  # the application reported it; never stop the others for it
                 if digest not in self.downloads and not self.assets.has(digest):
                     self.downloads[digest] = Download(digest, self.assets.partial_size(digest))
             self._pump_downloads(time.monotonic())

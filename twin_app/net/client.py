@@ -28,11 +28,13 @@ import zmq
 
 from twin_app.core.changes import ChangeSet
 from twin_app.core.document import Document
+from twin_app.core.ids import is_content_hash
 from twin_app.core.ops import Op, op_from_wire, op_to_wire
 from twin_app.core.store import ClientStore, PendingOp
 from twin_app.net.agent import Agent
 from twin_app.net.assets import AssetCache
 from twin_app.net.outbox import Outbox
+from twin_app.protocol import E_ASSET
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +80,17 @@ class Peer:
 
 
 class Assets:
-    """Mesh blobs for the application: local cache plus background transfers."""
+    """Mesh blobs for the application: local cache plus background transfers.
 
-    def __init__(self, cache: AssetCache, agent: Agent) -> None:
+    ``report(code, reason)`` is told once about each mesh reference that is not a content
+    hash: such a part keeps its placeholder, and every other mesh still downloads.
+    """
+
+    def __init__(self, cache: AssetCache, agent: Agent, report: Callable[[str, str], None]) -> None:
         self._cache = cache
         self._agent = agent
+        self._report = report
+        self._bad: set[str] = set()
         self.on_arrived: list[Callable[[str], None]] = []
         self.on_progress: list[Callable[[str, str, int, int], None]] = []
 
@@ -101,8 +109,20 @@ class Assets:
         return self._cache.has(digest)
 
     def want(self, digests: Iterable[str]) -> None:
-        """Download, in the background, whichever of ``digests`` are not here yet."""
-        missing = [d for d in set(digests) if not self._cache.has(d)]
+        """Download, in the background, whichever of ``digests`` are not here yet.
+
+        A name that is not a content hash is skipped and reported once (never raises).
+        """
+        missing = []
+        for d in set(digests):
+            if not is_content_hash(d):
+                if d not in self._bad:
+                    self._bad.add(d)
+                    log.warning("mesh reference %r is not a content hash; drawn as a box", d[:80])
+                    self._report(E_ASSET, f"a part refers to mesh “{d[:16]}…”, which is not a "
+                                 "content hash (64 hex digits); it is drawn as a box")
+            elif not self._cache.has(d):
+                missing.append(d)
         if missing:
             self._agent.command("want", missing)
 
@@ -150,7 +170,7 @@ class SyncClient:
             self._ctx, endpoint, room, token, name, color, self._outbox, cache, self._emit,
             server_key=server_key, client_keys=client_keys,
         )
-        self.assets = Assets(cache, self._agent)
+        self.assets = Assets(cache, self._agent, lambda code, reason: _fire(self.on_error, code, reason))
         self.state = "connecting"
         self.state_detail = ""
         self.session: str | None = None
