@@ -45,7 +45,7 @@ import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
 from sync_server.assets import CHUNK, AssetError, AssetStore
-from sync_server.config import Grant, ServerConfig
+from sync_server.config import Grant, ServerConfig, token_hash
 from sync_server.roomlog import Entry, Keyframe, RoomLog
 from twin_app import __version__, protocol
 from twin_app.core import roomfile, snapshot
@@ -412,7 +412,7 @@ class Server:
     # -- handlers ------------------------------------------------------------------------
     def _on_hello(self, rid: bytes, msg: Message, now: float) -> None:
         body = msg.body
-        grant = self.cfg.grants.get(body["token"])
+        grant = self.cfg.grants.get(token_hash(body["token"]))
         if grant is None:
             self._refuse(rid, protocol.E_AUTH, "unknown token")
             return

@@ -465,7 +465,8 @@ def test_embedded_server_comes_back_after_a_crash(tmp_path):
 
     emb = EmbeddedServer(tmp_path / "local", bind="tcp://127.0.0.1:*", seed_demo=False)
     emb.start()
-    c = SyncClient(emb.endpoint, "r", emb.owner_token, "me", state_dir=tmp_path / "me")
+    c = SyncClient(emb.endpoint, "r", emb.owner_token, "me", state_dir=tmp_path / "me",
+                   server_key=emb.server_key)
     try:
         c.start()
         assert c.wait_for(lambda: c.state == "live")

@@ -57,6 +57,7 @@ from twin_app.qt.bridge import ClientBridge, ClientLike
 from twin_app.qt.comments import CommentsPanel
 from twin_app.qt.importer import ImportController
 from twin_app.qt.inspector import InspectorPanel
+from twin_app.qt.localserver import LocalServer
 from twin_app.qt.notify import NotificationArea
 from twin_app.qt.people import PeoplePanel
 from twin_app.qt.presence import PresenceController
@@ -89,7 +90,8 @@ class MainWindow(QMainWindow):
     def __init__(self, client: ClientLike, bridge: ClientBridge, *, settings: QSettings,
                  room: str = "demo", name: str = "You",
                  color: tuple[float, float, float] = (0.2, 0.5, 0.9),
-                 share: ShareInfo | None = None, endpoint: str = "") -> None:
+                 share: ShareInfo | None = None, endpoint: str = "",
+                 local_server: LocalServer | None = None) -> None:
         super().__init__()
         self.client = client
         self.bridge = bridge
@@ -99,6 +101,11 @@ class MainWindow(QMainWindow):
         self.user_color = color
         self.share = share
         self.endpoint = endpoint
+        self.local_server = local_server  # the embedded server this window started
+        if local_server is not None:
+            self.share = local_server.info()
+            local_server.sig_message.connect(self.show_message)
+            local_server.sig_shared.connect(self._on_shared)
         self.selection: list[str] = []
         self._drag: dict[str, Any] | None = None
         self._ready_emitted = False
@@ -803,13 +810,22 @@ class MainWindow(QMainWindow):
         else:
             self.pending_label.setText(f"{n} edit{'s' if n != 1 else ''} pending" if n
                                        else "All edits saved")
-        if self.share is not None:
+        if self.local_server is not None and not self.local_server.shared:
+            self.share_btn.setText("This computer only · Share…")
+        elif self.share is not None:
             self.share_btn.setText(f"Share: {self.share.address}")
         else:
             self.share_btn.setText(self.endpoint or "Local")
 
     def show_share(self) -> ShareDialog | None:
-        """Show how others can join (address, room, token)."""
+        """Show how others can join (address, room, token, server key).
+
+        While the local server listens on this computer only, ask first whether to open
+        it to the network (``local_server.prompt``); the details follow once it is.
+        """
+        if self.local_server is not None and not self.local_server.shared:
+            self.local_server.ask_to_share(self)
+            return None
         if self.share is None:
             self.show_message("This room is not shared from this computer.")
             return None
@@ -817,6 +833,11 @@ class MainWindow(QMainWindow):
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dlg.open()
         return dlg
+
+    def _on_shared(self, info: ShareInfo) -> None:
+        self.share = info
+        self.update_status()
+        self.show_share()
 
     def show_shortcuts(self) -> None:
         """List the keyboard shortcuts in a toast-free dock-less popup."""
