@@ -125,13 +125,19 @@ class Session:
     # applied in its order and none is overtaken by the ones after it.
     held: int = 0
     held_code: str = ""
+    behind_sent: int = 0  # ``behind`` in the last record sent to the room
+
+    def behind(self) -> int:
+        """Ops of the room this client has not confirmed (``HEARTBEAT.head_seq``)."""
+        return max(0, self.room.head - self.seq) if self.room else 0
 
     def record(self) -> dict[str, Any]:
         """The peer record other members receive in PRESENCE."""
+        self.behind_sent = self.behind()
         rec: dict[str, Any] = {
             "session": self.id, "client_id": self.client_id, "name": self.name,
             "role": self.grant.role, "color": self.color, "rtt_ms": self.rtt_ms,
-            "behind": max(0, self.room.head - self.seq) if self.room else 0,
+            "behind": self.behind_sent,
         }
         rec.update(self.presence)
         return rec
@@ -574,11 +580,18 @@ class Server:
         if room is None:
             self._refuse(session.rid, protocol.E_NOT_JOINED, "join a room first")
             return
-        first, last = msg.body["from_seq"], min(msg.body["to_seq"], room.head)
+        # The range is inclusive and clipped to what has been broadcast. Every CATCHUP is
+        # answered: by OPS (empty when nothing is in the range, e.g. from_seq > to_seq) or
+        # by a SNAPSHOT when the range is older than the ring.
+        first, last = msg.body["from_seq"], min(msg.body["to_seq"], self._broadcast_head(room))
         if first < 1 or not room.ring_covers(first):
             self._send_snapshot(session)  # older than the ring: start over from a snapshot
             return
-        self._send_ops(session.rid, [e for e in room.ring_from(first) if e.seq <= last])
+        entries = [e for e in room.ring_from(first) if e.seq <= last] if first <= last else []
+        if entries:
+            self._send_ops(session.rid, entries)
+        else:
+            self._send(session.rid, protocol.OPS, {"epoch": self.epoch, "first_seq": first, "ops": []})
 
     def _on_presence(self, session: Session, msg: Message) -> None:
         if session.room is None:
@@ -756,14 +769,22 @@ class Server:
             for rid in list(room.members):
                 self._send_frames(router, rid, frames)
 
+    @staticmethod
+    def _broadcast_head(room: Room) -> int:
+        """The last seq already handed to the members (ops of this loop turn go out at its end)."""
+        return room.head - len(room.outbox)
+
     def _hb_body(self, room: Room | None, t: Any = None) -> dict[str, Any]:
         body: dict[str, Any] = {"epoch": self.epoch}
         if t is not None:
             body["t"] = t
         if room is not None:
+            # ``head_seq`` never runs ahead of the OPS already sent on this connection, so a
+            # ping's answer cannot overtake the ops it counts (clients take head_seq > last
+            # as a lost tail). The hash may be of a later seq: ``hash_seq`` says which.
             body.update(
-                head_seq=room.head, durable_seq=room.durable, hash=room.doc.hash(),
-                hash_seq=room.head, storage_error=room.storage_error,
+                head_seq=self._broadcast_head(room), durable_seq=room.durable,
+                hash=room.doc.hash(), hash_seq=room.head, storage_error=room.storage_error,
             )
         return body
 
@@ -778,6 +799,11 @@ class Server:
         for room in self.rooms.values():
             if not room.members:
                 continue
+            for rid, session in room.members.items():
+                # A peer that says nothing still falls behind (or catches up): refresh the
+                # ``behind`` others see, without waiting for its next presence update.
+                if session.behind() != session.behind_sent:
+                    room.presence_dirty.add(rid)
             frames = protocol.encode(protocol.HEARTBEAT, self._hb_body(room))
             for rid in list(room.members):
                 self._send_frames(router, rid, frames)
