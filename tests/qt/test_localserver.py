@@ -54,12 +54,11 @@ def test_restarting_the_server_keeps_the_window_responsive(qtbot, hosted):
     server.proc.wait(10)
     qtbot.waitUntil(lambda: [b for b, _ in busy] == [True, False], timeout=30_000)
     began, ended = busy[0][1], busy[1][1]
-    during = [t for t in ticks if began <= t <= ended]
-    gaps = [b - a for a, b in zip([began, *during], [*during, ended], strict=True)]
-    # The restart waits for the new child to listen (most of a second at least); the
-    # window kept handling events all along.
-    assert ended - began > 0.3
-    assert max(gaps) < (ended - began) / 2, (max(gaps), ended - began)
+    during = [t for t in ticks if began < t < ended]
+    # The restart waits for the new child to listen; meanwhile the window kept handling
+    # its events (a 10 ms timer kept firing). Waiting on the GUI thread fires it never.
+    assert ended - began > 0.1
+    assert len(during) >= max(3.0, 0.25 * (ended - began) / 0.010), (len(during), ended - began)
     assert "restarted" in w.statusBar().currentMessage()
     qtbot.waitUntil(lambda: client.state == "live", timeout=20_000)
     assert server.alive()
