@@ -51,10 +51,3 @@ def test_keygen_writes_a_usable_key_pair(tmp_path):
     assert len(public) == 40
     assert (tmp_path / "keys" / "server.key_secret").stat().st_mode & 0o077 == 0  # private
 
-
-def test_token_file_keeps_only_hashes(tmp_path):
-    data = tmp_path / "data"
-    token = twin_sync("token", "--data", str(data), "--role", "owner").strip()
-    text = (data / "tokens.toml").read_text()
-    assert token not in text and "sha256:" in text
-    assert (data / "tokens.toml").stat().st_mode & 0o077 == 0

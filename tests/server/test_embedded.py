@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -105,3 +107,12 @@ def test_share_rebinds_on_every_interface_and_nobody_loses_an_edit(tmp_path):
     finally:
         c.close()
         emb.stop()
+
+
+def test_twin_sync_token_keeps_only_its_hash(tmp_path):
+    data = tmp_path / "data"
+    token = subprocess.run([sys.executable, "-m", "sync_server", "token", "--data", str(data), "--role", "owner"],
+                           capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    text = (data / "tokens.toml").read_text()
+    assert len(token) >= 20 and token not in text and "sha256:" in text
+    assert mode(data / "tokens.toml") == 0o600
