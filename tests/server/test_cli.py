@@ -50,4 +50,3 @@ def test_keygen_writes_a_usable_key_pair(tmp_path):
     public = out.strip().split()[-1]
     assert len(public) == 40
     assert (tmp_path / "keys" / "server.key_secret").stat().st_mode & 0o077 == 0  # private
-
