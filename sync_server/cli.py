@@ -2,6 +2,7 @@
 
     twin-sync serve --bind tcp://0.0.0.0:7700 --data DIR [--token VALUE:ROLE] [--curve-secret FILE]
     twin-sync rooms --data DIR                 list rooms with their head seq and size
+    twin-sync compact --data DIR [ROOM …]      shrink room logs (server stopped)
     twin-sync export --data DIR ROOM FILE      write a room (document + meshes) to a .twinroom file
     twin-sync keygen DIR                       make CurveZMQ key pairs (server + one client)
     twin-sync token --data DIR --role ROLE     make an access token, print it, keep its hash in DIR/tokens.toml
@@ -22,9 +23,8 @@ import zmq.auth
 
 import twin_app
 from sync_server.config import ServerConfig, add_token, load_tokens, parse_grant_arg
-from sync_server.roomlog import connect, read_keyframe, read_ops
-from twin_app.core import roomfile, snapshot
-from twin_app.core.ops import apply
+from sync_server.roomlog import compact, connect, read_head
+from twin_app.core import roomfile
 
 DEMO_PLANT = Path(twin_app.__file__).resolve().parents[1] / "assets" / "demo-plant.twinroom"
 
@@ -66,7 +66,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.demo:
         cfg.seeds.setdefault("demo", DEMO_PLANT)
     cfg.hb_ms = args.hb_ms
-    cfg.keyframe_every = args.keyframe_every
+    cfg.durability = args.durability
+    cfg.room_idle_s = args.room_idle
     cfg.limits.ops_per_s = args.ops_per_s
     cfg.limits.ops_burst = args.ops_per_s * 2
     cfg.limits.max_nodes = args.max_nodes
@@ -126,14 +127,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 1
     db = connect(path)
     try:
-        kf = read_keyframe(db)
-        if kf is None:
-            _out("twin-sync: the room has no keyframe")
-            return 1
-        doc = snapshot.decode(kf.chunks)
-        for e in read_ops(db, kf.seq + 1):
-            apply(doc, e.op)
-    except sqlite3.Error as exc:
+        doc, _head, _kf = read_head(db)
+    except (sqlite3.Error, ValueError) as exc:
         _out(f"twin-sync: cannot read {path}: {exc}")
         return 1
     finally:
@@ -148,6 +143,36 @@ def cmd_export(args: argparse.Namespace) -> int:
     roomfile.write(Path(args.file), doc, assets, args.room)
     _out(f"exported {args.room}: {len(doc)} nodes, {len(assets)} meshes -> {args.file}")
     return 0
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    from sync_server.server import DataDirBusy, lock_data_dir
+
+    data = Path(args.data)
+    rooms_dir = data / "rooms"
+    paths = [rooms_dir / f"{r}.db" for r in args.room] if args.room else sorted(rooms_dir.glob("*.db"))
+    missing = [p.stem for p in paths if not p.exists()]
+    if missing:
+        _out(f"twin-sync: no room {', '.join(map(repr, missing))} in {data}")
+        return 1
+    try:
+        lock = lock_data_dir(data)  # a running server holds it: its rooms may be open
+    except DataDirBusy as exc:
+        _out(f"twin-sync: {exc}; stop it first (rooms it has open are being written)")
+        return 1
+    failed = 0
+    try:
+        for path in paths:
+            try:
+                before, after = compact(path)
+            except (sqlite3.Error, ValueError, OSError) as exc:
+                _out(f"{path.stem}\tnot compacted: {exc}")
+                failed += 1
+                continue
+            _out(f"{path.stem}\t{before // 1024} KiB -> {after // 1024} KiB")
+    finally:
+        os.close(lock)
+    return 1 if failed else 0
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
@@ -185,7 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", action="append", metavar="ROOM=FILE", help="create ROOM from a .twinroom file")
     s.add_argument("--demo", action="store_true", help="create room 'demo' with the demo plant")
     s.add_argument("--hb-ms", type=int, default=500, help="heartbeat interval")
-    s.add_argument("--keyframe-every", type=int, default=10_000, help="ops between keyframes")
+    s.add_argument("--durability", choices=["power", "process"], default="power",
+                   help="what an ACK survives: a power cut (fsync per commit, the default) "
+                        "or only the server process being killed (faster on slow disks)")
+    s.add_argument("--room-idle", type=float, default=300.0, metavar="SECONDS",
+                   help="close a room (flush, release its files and thread) this long after its last member left")
     s.add_argument("--ops-per-s", type=float, default=5000.0, help="edit rate limit per client")
     s.add_argument("--ring", type=int, default=100_000, help="recent ops kept in memory for catch-up")
     s.add_argument("--lag-limit", type=int, default=50_000, help="ops a client may lag before it must repair")
@@ -197,6 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("rooms", help="list rooms")
     r.add_argument("--data", required=True)
     r.set_defaults(fn=cmd_rooms)
+    c = sub.add_parser("compact", help="shrink room logs: keyframe at the head, thin old keyframes, vacuum")
+    c.add_argument("--data", required=True)
+    c.add_argument("room", nargs="*", help="rooms to compact (default: all)")
+    c.set_defaults(fn=cmd_compact)
     e = sub.add_parser("export", help="export a room to a .twinroom file")
     e.add_argument("--data", required=True)
     e.add_argument("room")

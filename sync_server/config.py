@@ -73,7 +73,8 @@ class ServerConfig:
     limits: Limits = field(default_factory=Limits)
     hb_ms: int = 500
     session_timeout_s: float = 10.0
-    keyframe_every: int = 10_000
+    durability: str = "power"  # "power": an ACK survives a power cut; "process": a crash
+    room_idle_s: float = 300.0  # close a room this long after its last member left
     ring_size: int = 100_000
     max_room_bytes: int = 0  # disk quota per room log (0 = none)
     lag_limit: int = 50_000  # ops a client may be behind before we stop queueing for it

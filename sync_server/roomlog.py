@@ -4,7 +4,7 @@ Design notes
 ------------
 * One database file per room (``rooms/<name>.db``) with tables ``ops`` (one row per
   sequenced op: seq, time, client id, client seq, msgpack op), ``keyframes`` (whole-document
-  snapshots every ``keyframe_every`` ops, as snapshot chunks) and ``clients`` (the last
+  snapshots as compressed snapshot chunks, with the log position they were taken at) and ``clients`` (the last
   client seq seen from each client id, for idempotent resubmission across restarts).
 * **Acked means durable.** The server's loop hands each accepted op to ``append`` (a
   queue put, never a disk wait); the writer thread commits whatever has queued up in one
@@ -14,11 +14,24 @@ Design notes
 * The writer keeps its own replica of the document (applying the same ops with the same
   reducer) and writes keyframes from it, chunk by chunk, so the loop never serialises the
   whole document. A keyframe is also what a joining client receives.
+* **Keyframes cost a fixed fraction of the log.** A keyframe is written once the op bytes
+  logged since the last one reach ``keyframe_ratio`` × that keyframe's stored size (and at
+  least ``MIN_KEYFRAME_OPS`` ops), so a big document with light editing is not snapshotted
+  every N ops; keyframes are stored zlib-compressed (~8× smaller). Old keyframes are then
+  thinned: walking from the oldest, one is kept once the op bytes since the previous kept
+  one reach ``THIN_RATIO`` × its size. Any moment of the log therefore has a keyframe
+  before it within (``THIN_RATIO`` + ``keyframe_ratio``) × one keyframe's size of ops —
+  a replay seek or a join reads at most a few keyframes' worth — while keyframes cost at
+  most about 1/``THIN_RATIO`` of the ops' own bytes (plus the newest one). Deleted
+  keyframe pages are reused by SQLite; ``twin-sync compact`` also returns them to the OS.
 * A failing commit (disk full, I/O error, locked database) is retried with back-off; the
   batch stays queued, nothing acked is lost and ``durable_seq`` simply stops advancing
   (the server reports the lag and refuses new edits once the queue is too long).
-* ``synchronous=FULL`` would fsync every commit; we use NORMAL in WAL mode, which survives
-  an application crash (SIGKILL) completely and a power loss up to the last checkpoint.
+* **Durability.** ``durability="power"`` (the default) commits with ``synchronous=FULL``:
+  one fsync of the WAL per group commit, so an ACK survives a power cut. ``"process"``
+  uses ``synchronous=NORMAL``: an ACK survives the server process being killed, but a
+  power cut can lose the commits since the last checkpoint. Group commit keeps the fsync
+  cost per commit, not per edit.
 """
 
 from __future__ import annotations
@@ -28,6 +41,7 @@ import queue
 import sqlite3
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,14 +64,19 @@ CREATE TABLE IF NOT EXISTS ops (
 CREATE INDEX IF NOT EXISTS ops_t ON ops(t_ns);
 CREATE TABLE IF NOT EXISTS keyframes (
     seq INTEGER PRIMARY KEY, t_ns INTEGER NOT NULL, hash TEXT NOT NULL,
-    nodes INTEGER NOT NULL, chunks BLOB NOT NULL);
+    nodes INTEGER NOT NULL, chunks BLOB NOT NULL,
+    codec TEXT NOT NULL DEFAULT 'msgpack', log_bytes INTEGER);
 CREATE TABLE IF NOT EXISTS clients (
     client_id TEXT PRIMARY KEY, last_cseq INTEGER NOT NULL, last_seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB);
 """
 
-KEYFRAME_EVERY = 10_000
+KEYFRAME_RATIO = 1.0  # write a keyframe after this many times its size in op bytes
+THIN_RATIO = 4.0  # keep old keyframes this many times their size in op bytes apart
+MIN_KEYFRAME_OPS = 1000
 MAX_BATCH_ROWS = 5000
+DURABILITY = {"power": "FULL", "process": "NORMAL"}
+_ZLIB_LEVEL = 3  # 8x smaller than plain msgpack; level 6 saves another 12% at 10x the CPU
 
 
 @dataclass
@@ -97,40 +116,117 @@ class Recovered:
     clients: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
-def connect(path: Path, max_bytes: int = 0) -> sqlite3.Connection:
+def connect(path: Path, max_bytes: int = 0, durability: str = "power") -> sqlite3.Connection:
     """Open a room database with the pragmas every connection needs.
 
     ``max_bytes`` > 0 caps the database size (a per-room disk quota); writes beyond it
-    fail exactly like a full disk (SQLITE_FULL).
+    fail exactly like a full disk (SQLITE_FULL). ``durability`` is ``"power"`` (fsync per
+    commit) or ``"process"`` (see the module notes); raises ``ValueError`` for others.
     """
+    if durability not in DURABILITY:
+        raise ValueError(f"durability must be one of {', '.join(DURABILITY)}, not {durability!r}")
     db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=5.0)
     db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute(f"PRAGMA synchronous={DURABILITY[durability]}")
     db.executescript(SCHEMA)
+    _migrate(db)
     if max_bytes > 0:
         page = db.execute("PRAGMA page_size").fetchone()[0]
         db.execute(f"PRAGMA max_page_count = {max(1, max_bytes // page)}")
     return db
 
 
-def _pack_chunks(chunks: list[bytes]) -> bytes:
-    return msgpack.packb(chunks, use_bin_type=True)
+def _migrate(db: sqlite3.Connection) -> None:
+    # Logs written before keyframes were compressed: their rows stay readable as 'msgpack'.
+    cols = {row[1] for row in db.execute("PRAGMA table_info(keyframes)")}
+    if "codec" not in cols:
+        db.execute("ALTER TABLE keyframes ADD COLUMN codec TEXT NOT NULL DEFAULT 'msgpack'")
+    if "log_bytes" not in cols:
+        db.execute("ALTER TABLE keyframes ADD COLUMN log_bytes INTEGER")
+
+
+def pack_chunks(chunks: list[bytes]) -> bytes:
+    """Return snapshot chunks as stored in the keyframes table (codec ``zlib``)."""
+    return zlib.compress(msgpack.packb(chunks, use_bin_type=True), _ZLIB_LEVEL)
+
+
+def unpack_chunks(blob: bytes, codec: str) -> list[bytes]:
+    """Inverse of ``pack_chunks`` for a stored ``codec``; raises ``ValueError`` if unknown."""
+    if codec == "zlib":
+        blob = zlib.decompress(blob)
+    elif codec != "msgpack":
+        raise ValueError(f"unknown keyframe codec {codec!r}")
+    chunks = msgpack.unpackb(blob, raw=False)
+    if not isinstance(chunks, list):
+        raise ValueError("keyframe is not a list of chunks")
+    return chunks
+
+
+def insert_keyframe(db: sqlite3.Connection, kf: Keyframe, log_bytes: int | None) -> int:
+    """Store ``kf`` (replacing one at the same seq); return its stored size in bytes.
+
+    ``log_bytes`` is the total size of the ops logged up to ``kf.seq`` (for thinning).
+    """
+    blob = pack_chunks(kf.chunks)
+    db.execute(
+        "INSERT OR REPLACE INTO keyframes (seq, t_ns, hash, nodes, chunks, codec, log_bytes) "
+        "VALUES (?, ?, ?, ?, ?, 'zlib', ?)",
+        (kf.seq, time.time_ns(), kf.hash, kf.nodes, blob, log_bytes),
+    )
+    return len(blob)
+
+
+def ops_bytes(db: sqlite3.Connection, first: int = 1, last: int | None = None) -> int:
+    """Total stored size of the ops with ``first <= seq <= last``."""
+    hi = last if last is not None else (1 << 62)
+    return int(db.execute(
+        "SELECT coalesce(sum(length(op)), 0) FROM ops WHERE seq BETWEEN ? AND ?", (first, hi),
+    ).fetchone()[0])
+
+
+def thin_keyframes(db: sqlite3.Connection, ratio: float = THIN_RATIO) -> int:
+    """Delete old keyframes that replay does not need; return how many were deleted.
+
+    Keeps the first and the newest keyframe, and walking from the oldest, each keyframe
+    whose distance (in op bytes) from the previous kept one reaches ``ratio`` × its own
+    stored size. Keyframes without a recorded position are given one first.
+    """
+    rows = db.execute(
+        "SELECT seq, log_bytes, length(chunks) FROM keyframes ORDER BY seq"
+    ).fetchall()
+    if len(rows) <= 2:
+        return 0
+    positions: list[int] = []
+    running, prev = 0, 0
+    for seq, stored, _size in rows:
+        running += ops_bytes(db, prev + 1, seq) if stored is None else 0
+        if stored is None:
+            db.execute("UPDATE keyframes SET log_bytes = ? WHERE seq = ?", (running, seq))
+        else:
+            running = stored
+        positions.append(running)
+        prev = seq
+    drop: list[int] = []
+    kept = positions[0]
+    for (seq, _pos, size), pos in zip(rows[1:-1], positions[1:-1], strict=True):
+        if pos - kept >= ratio * size:
+            kept = pos
+        else:
+            drop.append(seq)
+    db.executemany("DELETE FROM keyframes WHERE seq = ?", [(s,) for s in drop])
+    return len(drop)
 
 
 def read_keyframe(db: sqlite3.Connection, at_or_before: int | None = None) -> Keyframe | None:
     """Return the newest keyframe (at or before a seq), or ``None``."""
-    if at_or_before is None:
-        row = db.execute(
-            "SELECT seq, hash, nodes, chunks FROM keyframes ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-    else:
-        row = db.execute(
-            "SELECT seq, hash, nodes, chunks FROM keyframes WHERE seq <= ? ORDER BY seq DESC LIMIT 1",
-            (at_or_before,),
-        ).fetchone()
+    row = db.execute(
+        "SELECT seq, hash, nodes, chunks, codec FROM keyframes WHERE seq <= ? "
+        "ORDER BY seq DESC LIMIT 1",
+        (at_or_before if at_or_before is not None else (1 << 62),),
+    ).fetchone()
     if row is None:
         return None
-    return Keyframe(row[0], row[1], row[2], msgpack.unpackb(row[3], raw=False))
+    return Keyframe(row[0], row[1], row[2], unpack_chunks(row[3], row[4]))
 
 
 def read_ops(db: sqlite3.Connection, first: int, last: int | None = None) -> list[Entry]:
@@ -146,49 +242,117 @@ def read_ops(db: sqlite3.Connection, first: int, last: int | None = None) -> lis
     return out
 
 
+def read_head(db: sqlite3.Connection) -> tuple[Document, int, Keyframe]:
+    """Return the document at the head of the log, its seq and the keyframe it started from.
+
+    Raises ``ValueError`` if the log has no keyframe, ``sqlite3.Error`` if unreadable.
+    """
+    kf = read_keyframe(db)
+    if kf is None:
+        raise ValueError("the room log has no keyframe")
+    doc = snapshot.decode(kf.chunks)
+    head = kf.seq
+    with snapshot.gc_paused():
+        for e in read_ops(db, kf.seq + 1):
+            apply(doc, e.op)
+            head = e.seq
+    return doc, head, kf
+
+
+def compact(path: Path) -> tuple[int, int]:
+    """Make a closed room log as small as replay allows; return its size before and after.
+
+    Writes a keyframe at the head (so the next open replays nothing), re-compresses
+    keyframes stored by older releases, thins old keyframes (``thin_keyframes``) and
+    vacuums the file. Ops are never removed: they are the room's recording. The caller
+    must make sure no server has the room open (``twin-sync compact`` takes the data
+    directory's lock). Raises ``sqlite3.Error``/``ValueError`` for an unreadable log.
+    """
+    def size() -> int:
+        return sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+
+    before = size()
+    db = connect(path)
+    try:
+        doc, head, kf = read_head(db)
+        db.execute("BEGIN")
+        if head != kf.seq:
+            insert_keyframe(db, Keyframe(head, doc.hash(), len(doc), snapshot.encode(doc)), ops_bytes(db))
+        for seq, blob, codec in db.execute(
+            "SELECT seq, chunks, codec FROM keyframes WHERE codec != 'zlib'"
+        ).fetchall():
+            db.execute("UPDATE keyframes SET chunks = ?, codec = 'zlib' WHERE seq = ?",
+                       (pack_chunks(unpack_chunks(blob, codec)), seq))
+        thin_keyframes(db)
+        db.execute("COMMIT")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.execute("VACUUM")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.close()
+    return before, size()
+
+
 class RoomLog:
     """The durable log of one room and its writer thread.
 
     ``on_event(kind, value)`` is called from the writer thread with ``("durable", seq)``,
-    ``("keyframe", Keyframe)`` or ``("error", message)``; it must be cheap and thread-safe.
+    ``("keyframe", Keyframe)``, ``("error", message)`` or, as its last call once the
+    thread has flushed and closed the database, ``("closed", None)``; it must be cheap
+    and thread-safe.
     """
 
     def __init__(
         self,
         path: Path,
         on_event: Callable[[str, Any], None],
-        keyframe_every: int = KEYFRAME_EVERY,
+        *,
+        keyframe_ratio: float = KEYFRAME_RATIO,
+        min_keyframe_ops: int = MIN_KEYFRAME_OPS,
         max_bytes: int = 0,
+        durability: str = "power",
     ) -> None:
+        if durability not in DURABILITY:
+            raise ValueError(f"durability must be one of {', '.join(DURABILITY)}, not {durability!r}")
         self.path = path
         self.max_bytes = max_bytes
+        self.durability = durability
         self.on_event = on_event
-        self.keyframe_every = keyframe_every
+        self.keyframe_ratio = keyframe_ratio
+        self.min_keyframe_ops = min_keyframe_ops
         self._queue: queue.SimpleQueue[list[Entry] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._replica: Document | None = None
         self._recovered: tuple[Keyframe, list[Entry]] | None = None
         self._replica_seq = 0
         self._last_keyframe = 0
+        self._log_bytes = 0  # stored bytes of every op up to _replica_seq
+        self._kf_log_bytes = 0  # ... up to the newest keyframe
+        self._kf_size = 0  # stored size of the newest keyframe
 
     # -- startup -----------------------------------------------------------------------
     def load(self, seed: Document | None = None) -> Recovered:
         """Read the room from disk (or create it, from ``seed`` if given).
 
         Returns the document at the head of the log and the ops after its keyframe.
-        Must be called once, before ``start``.
+        Must be called once, before ``start``. Raises ``sqlite3.Error`` if the file
+        cannot be read and ``RuntimeError`` if its ops do not replay.
         """
-        db = connect(self.path)
+        db = connect(self.path, durability=self.durability)
         try:
             kf = read_keyframe(db)
             if kf is None:
                 doc = seed if seed is not None else Document()
                 kf = Keyframe(0, doc.hash(), len(doc), snapshot.encode(doc))
-                db.execute(
-                    "INSERT INTO keyframes VALUES (?, ?, ?, ?, ?)",
-                    (0, time.time_ns(), kf.hash, kf.nodes, _pack_chunks(kf.chunks)),
-                )
+                size = insert_keyframe(db, kf, 0)
+                kf_pos = 0
+            else:
+                size, pos = db.execute(
+                    "SELECT length(chunks), log_bytes FROM keyframes WHERE seq = ?", (kf.seq,)
+                ).fetchone()
+                kf_pos = pos if pos is not None else ops_bytes(db, 1, kf.seq)
             tail = read_ops(db, kf.seq + 1)
+            tail_bytes = ops_bytes(db, kf.seq + 1)
             clients = {
                 cid: (cseq, seq)
                 for cid, cseq, seq in db.execute("SELECT client_id, last_cseq, last_seq FROM clients")
@@ -202,6 +366,9 @@ class RoomLog:
         self._recovered = (kf, tail)
         self._replica_seq = head
         self._last_keyframe = kf.seq
+        self._kf_log_bytes = kf_pos
+        self._kf_size = size
+        self._log_bytes = kf_pos + tail_bytes
         return Recovered(doc, head, kf, tail, clients)
 
     def _replay(self, kf: Keyframe, tail: list[Entry]) -> Document:
@@ -223,19 +390,34 @@ class RoomLog:
         """Queue accepted ops (in seq order) for the durable log (never blocks)."""
         self._queue.put(entries)
 
+    def close_soon(self) -> None:
+        """Ask the writer to flush what is queued and stop; ``("closed", None)`` follows."""
+        self._queue.put(None)
+
     def close(self) -> None:
-        """Flush what is queued, then stop the writer thread."""
+        """Flush what is queued, then stop the writer thread (blocks until it has)."""
         if self._thread is not None:
             self._queue.put(None)
-            self._thread.join(timeout=30)
+            self.join()
+
+    def join(self, timeout: float = 30.0) -> None:
+        """Wait for a writer asked to stop (``close_soon``) to finish."""
+        if self._thread is not None:
+            self._thread.join(timeout=timeout)
             self._thread = None
 
     # -- writer thread -----------------------------------------------------------------
     def _run(self) -> None:
+        try:
+            self._serve()
+        finally:
+            self.on_event("closed", None)
+
+    def _serve(self) -> None:
         if self._recovered is not None:
             self._replica = self._replay(*self._recovered)
             self._recovered = None
-        db = connect(self.path, self.max_bytes)
+        db = connect(self.path, self.max_bytes, self.durability)
         pending: list[Entry] = []
         stopping = False
         backoff = 0.05
@@ -257,7 +439,7 @@ class RoomLog:
                         break
                     pending.extend(item)
                 try:
-                    self._commit(db, pending)
+                    written = self._commit(db, pending)
                 except sqlite3.Error as exc:
                     # Disk full, I/O error, locked: keep the batch and retry. Nothing is
                     # acknowledged until it is on disk.
@@ -276,28 +458,28 @@ class RoomLog:
                     backoff = min(backoff * 2, 2.0)
                     continue
                 backoff = 0.05
+                self._log_bytes += written
                 self.on_event("durable", pending[-1].seq)
                 self._advance_replica(db, pending)
                 pending = []
         finally:
             db.close()
 
-    def _commit(self, db: sqlite3.Connection, batch: list[Entry]) -> None:
+    def _commit(self, db: sqlite3.Connection, batch: list[Entry]) -> int:
         pack = msgpack.packb
         last: dict[str, tuple[int, int]] = {}
         for e in batch:
             last[e.client_id] = (e.cseq, e.seq)
+        rows = [(e.seq, e.t_ns, e.client_id, e.cseq, pack(e.wire, use_bin_type=True)) for e in batch]
         db.execute("BEGIN")
-        db.executemany(
-            "INSERT INTO ops VALUES (?, ?, ?, ?, ?)",
-            [(e.seq, e.t_ns, e.client_id, e.cseq, pack(e.wire, use_bin_type=True)) for e in batch],
-        )
+        db.executemany("INSERT INTO ops VALUES (?, ?, ?, ?, ?)", rows)
         db.executemany(
             "INSERT INTO clients VALUES (?, ?, ?) ON CONFLICT(client_id) DO UPDATE SET "
             "last_cseq = max(last_cseq, excluded.last_cseq), last_seq = excluded.last_seq",
             [(cid, cseq, seq) for cid, (cseq, seq) in last.items()],
         )
         db.execute("COMMIT")
+        return sum(len(r[4]) for r in rows)
 
     def _advance_replica(self, db: sqlite3.Connection, batch: list[Entry]) -> None:
         replica = self._replica
@@ -305,9 +487,11 @@ class RoomLog:
         for e in batch:
             apply(replica, e.op, DISCARD)
             self._replica_seq = e.seq
-        if self._replica_seq - self._last_keyframe >= self.keyframe_every:
+        if (self._replica_seq - self._last_keyframe >= self.min_keyframe_ops
+                and self._log_bytes - self._kf_log_bytes >= self.keyframe_ratio * self._kf_size):
             try:
                 self.write_keyframe(db)
+                thin_keyframes(db)
             except sqlite3.Error as exc:  # a keyframe is an optimisation: retry later
                 log.error("room log %s: keyframe failed (%s)", self.path.name, exc)
 
@@ -316,10 +500,8 @@ class RoomLog:
         replica = self._replica
         assert replica is not None
         kf = Keyframe(self._replica_seq, replica.hash(), len(replica), snapshot.encode(replica))
-        db.execute(
-            "INSERT OR REPLACE INTO keyframes VALUES (?, ?, ?, ?, ?)",
-            (kf.seq, time.time_ns(), kf.hash, kf.nodes, _pack_chunks(kf.chunks)),
-        )
+        self._kf_size = insert_keyframe(db, kf, self._log_bytes)
+        self._kf_log_bytes = self._log_bytes
         self._last_keyframe = kf.seq
         self.on_event("keyframe", kf)
         return kf

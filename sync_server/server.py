@@ -19,6 +19,12 @@ Design notes
   starts with a new epoch, every client re-snapshots, and clients resend every edit that
   was not acknowledged (idempotent by client id + client seq), so nothing acked is lost and
   everyone converges.
+* **Rooms open on demand and close when idle.** A room is loaded at its first join
+  (blocking the loop for the load: one keyframe plus a bounded tail) and closed once it
+  has had no members for ``room_idle_s`` and everything it accepted is durable: its writer
+  flushes, closes the database (three file descriptors) and exits. A server that has seen
+  10 000 rooms holds only the ones in use. Writer events are tagged with their
+  ``RoomLog``, so a late event from a closed room never touches its reopened successor.
 * **Hostile input** is decoded only after size checks, validated against a schema, and
   answered with an ERROR or NACK; a handler that raises anyway is caught, logged and
   answered with ``internal`` — the loop itself never dies on input.
@@ -32,6 +38,7 @@ import os
 import re
 import secrets
 import signal
+import sqlite3
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
@@ -163,7 +170,12 @@ class Room:
         self.presence_dirty: set[bytes] = set()
         self.left: list[str] = []
         self.storage_error: str | None = None
+        self.idle_since = time.monotonic()
         rlog.start()
+
+    def quiescent(self) -> bool:
+        """True if nobody is here and everything accepted is durable and acknowledged."""
+        return not self.members and self.durable >= self.head and not self.acks and not self.outbox
 
     def ring_covers(self, first: int) -> bool:
         """True if every op from ``first`` to the head is in the ring buffer."""
@@ -189,7 +201,8 @@ class Server:
         self.assets = AssetStore(cfg.assets_dir, cfg.limits.max_asset)
         self.endpoint = ""
         self.stats = {"messages": 0, "rejected": 0, "errors": 0}
-        self._events: deque[tuple[str, str, Any]] = deque()
+        self._events: deque[tuple[RoomLog, str, Any]] = deque()
+        self._closing: dict[str, Room] = {}  # idle rooms whose writer is flushing
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -210,10 +223,10 @@ class Server:
         cfg = self.cfg
         cfg.rooms_dir.mkdir(parents=True, exist_ok=True)
         self._lock_fd = lock_data_dir(cfg.data_dir)
-        for path in sorted(cfg.rooms_dir.glob("*.db")):
-            self._open_room(path.stem)
+        # Existing rooms open at their first join. A seeded room that does not exist yet
+        # is created now, so a bad seed file stops the server at start, not a join.
         for name in cfg.seeds:
-            if ROOM_RE.fullmatch(name):
+            if ROOM_RE.fullmatch(name) and not (cfg.rooms_dir / f"{name}.db").exists():
                 self._open_room(name)
         ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context(io_threads=1)
         self._ctx = ctx
@@ -274,14 +287,14 @@ class Server:
         except BlockingIOError:
             pass  # the pipe is full: the loop is awake anyway
 
-    def _post(self, room: str, kind: str, value: Any) -> None:
+    def _post(self, rlog: RoomLog, kind: str, value: Any) -> None:
         # Called from writer threads: deque.append is atomic.
-        self._events.append((room, kind, value))
+        self._events.append((rlog, kind, value))
         self._wake()
 
     def close(self) -> None:
         """Flush room logs and release sockets (after ``run`` returned)."""
-        for room in self.rooms.values():
+        for room in [*self.rooms.values(), *self._closing.values()]:
             room.log.close()
         if self._router is not None:
             self._router.close(linger=200)
@@ -296,9 +309,17 @@ class Server:
 
     # -- rooms -------------------------------------------------------------------------
     def _open_room(self, name: str) -> Room:
+        """Return the open room ``name``, loading (or creating) it from disk if needed.
+
+        Raises ``sqlite3.Error``/``OSError`` if its file cannot be read, ``RuntimeError``
+        if its log does not replay, ``RoomFileError`` for a bad seed file.
+        """
         room = self.rooms.get(name)
         if room is not None:
             return room
+        closing = self._closing.pop(name, None)
+        if closing is not None:
+            closing.log.join()  # its writer is flushing an idle room: let it finish first
         path = self.cfg.rooms_dir / f"{name}.db"
         seed = None
         if not path.exists() and name in self.cfg.seeds:
@@ -307,9 +328,10 @@ class Server:
                 self.assets.put(digest, blob)
             seed = doc
         def on_event(kind: str, value: Any) -> None:
-            self._post(name, kind, value)
+            self._post(rlog, kind, value)
 
-        rlog = RoomLog(path, on_event, self.cfg.keyframe_every, self.cfg.max_room_bytes)
+        rlog = RoomLog(path, on_event, max_bytes=self.cfg.max_room_bytes,
+                       durability=self.cfg.durability)
         room = Room(name, rlog, self.cfg, seed)
         self.rooms[name] = room
         log.info("room %s: loaded at seq %d (%d nodes)", name, room.head, len(room.doc))
@@ -458,10 +480,16 @@ class Server:
             return
         room = self.rooms.get(name)
         if room is None:
-            if session.grant.role not in EDIT_ALL:
+            known = name in self._closing or name in self.cfg.seeds or (self.cfg.rooms_dir / f"{name}.db").exists()
+            if not known and session.grant.role not in EDIT_ALL:
                 self._refuse(session.rid, protocol.E_NO_ROOM, f"room {name!r} does not exist")
                 return
-            room = self._open_room(name)
+            try:
+                room = self._open_room(name)
+            except (sqlite3.Error, OSError, RuntimeError, ValueError) as exc:
+                log.error("room %s: cannot open: %s", name, exc)
+                self._refuse(session.rid, protocol.E_STORAGE, f"room {name!r} cannot be opened: {exc}")
+                return
         if session.room is not None:
             self._leave(session)
         session.room = room
@@ -729,9 +757,17 @@ class Server:
 
     def _writer_events(self) -> None:
         while self._events:
-            name, kind, value = self._events.popleft()
+            rlog, kind, value = self._events.popleft()
+            name = rlog.path.stem
             room = self.rooms.get(name)
-            if room is None:
+            if kind == "closed":
+                closing = self._closing.get(name)
+                if closing is not None and closing.log is rlog:
+                    del self._closing[name]
+                    rlog.join()
+                    log.info("room %s: closed (idle)", name)
+                continue
+            if room is None or room.log is not rlog:
                 continue
             if kind == "durable":
                 room.durable = value
@@ -794,6 +830,7 @@ class Server:
             log.info("session %s (%s): timed out", session.id, session.name)
             self.sessions.pop(session.rid, None)
             self._leave(session)
+        self._close_idle_rooms(now)
         router = self._router
         assert router is not None
         for room in self.rooms.values():
@@ -808,11 +845,23 @@ class Server:
             for rid in list(room.members):
                 self._send_frames(router, rid, frames)
 
+    def _close_idle_rooms(self, now: float) -> None:
+        for room in list(self.rooms.values()):
+            if room.members:
+                room.idle_since = now
+            elif now - room.idle_since >= self.cfg.room_idle_s and room.quiescent():
+                # Not joined here: the writer may be finishing a keyframe. Its "closed"
+                # event (or a join that needs the room back) completes the close.
+                del self.rooms[room.name]
+                self._closing[room.name] = room
+                room.log.close_soon()
+
     def _leave(self, session: Session) -> None:
         room = session.room
         if room is None:
             return
         session.room = None
+        room.idle_since = time.monotonic()
         room.members.pop(session.rid, None)
         room.presence_dirty.discard(session.rid)
         room.left.append(session.id)

@@ -109,11 +109,11 @@ def test_export_glb_round_trip(tmp_path: Path) -> None:
 
     out = tmp_path / "plant.glb"
     written = export_glb(doc, blobs.get, out)
-    assert written == expected_triangles
+    assert (written.parts, written.triangles, written.missing) == (6, expected_triangles, 0)
 
     back = import_file(out)
     assert len(back.parts) == len(visible) == 6
-    assert back.triangles == written
+    assert back.triangles == written.triangles
     # Meshes come back bit for bit (same hashes) and where they were in the world.
     worlds = world_matrices(doc)
     want = sorted((n.mesh, tuple(np.round(worlds[n.id][:3, 3], 6))) for n in visible)
@@ -133,7 +133,8 @@ def test_export_skips_missing_meshes_and_writes_empty_scenes(tmp_path: Path) -> 
     doc = Document()
     apply(doc, AddNode(Node("p", ROOT_ID, "V", kind="part", mesh="ab" * 32)))
     out = tmp_path / "empty.glb"
-    assert export_glb(doc, lambda h: None, out) == 0
+    summary = export_glb(doc, lambda h: None, out)
+    assert (summary.parts, summary.triangles, summary.missing) == (0, 0, 1)
     assert out.read_bytes()[:4] == b"glTF"
     tree = json.loads(out.read_bytes()[20:])
     assert tree["asset"]["version"] == "2.0"

@@ -3,16 +3,11 @@ client see each other's edits, selection and presence; follow needs consent."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
 from tests.netutil import ServerProcess
-from tests.qt.conftest import small_plant
-from twin_app.core import roomfile
 from twin_app.core.ops import SetField
 from twin_app.qt.bridge import ClientBridge
 from twin_app.qt.window import MainWindow
@@ -20,16 +15,6 @@ from twin_app.qt.window import MainWindow
 pytestmark = [pytest.mark.qt, pytest.mark.vtk, pytest.mark.net]
 
 BOB_CAM = (20.0, -15.0, 12.0, 1.0, 1.0, 0.5, 0.0, 0.0, 1.0)
-
-
-@pytest.fixture
-def room_server(tmp_path: Path) -> Iterator[ServerProcess]:
-    doc, blobs = small_plant()
-    seed = tmp_path / "plant.twinroom"
-    roomfile.write(seed, doc, blobs, "plant")
-    srv = ServerProcess(tmp_path / "server", extra=["--seed", f"plant={seed}"]).start()
-    yield srv
-    srv.stop()
 
 
 @pytest.fixture

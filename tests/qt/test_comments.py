@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from twin_app.core.ops import AddNode, Batch
+from twin_app.core.ops import AddNode
 from twin_app.qt.comments import CommentsPanel
 from twin_app.qt.local import LocalClient
 
@@ -18,7 +18,8 @@ def comments(qtbot, plant):
     doc, blobs = plant
     client = LocalClient(doc, blobs)
     ctx = {"sel": ["r1"]}
-    panel = CommentsPanel(lambda: client.store.doc, client.submit,
+    panel = CommentsPanel(lambda: client.store.doc,
+                          lambda op, label, undoable=True: client.submit(op, label),
                           lambda: ("Ada", CAM, list(ctx["sel"])))
     client.store.subscribe(panel.on_changes)
     qtbot.addWidget(panel)
@@ -39,8 +40,9 @@ def test_first_comment_creates_group_and_pins_to_part(comments):
     assert node.props["camera"] == CAM
     assert node.props["resolved"] is False
     assert isinstance(node.props["created"], int)
-    op, label = client.submitted[-1]
-    assert isinstance(op, Batch) and isinstance(op.ops[0], AddNode) and label == "Add comment"
+    (container, _), (op, label) = client.submitted[-2:]
+    assert isinstance(container, AddNode) and container.node.kind == "annotation"
+    assert isinstance(op, AddNode) and op.node.id == cid and label == "Add comment"
     assert panel.tree.topLevelItemCount() == 1
     assert panel.editor.toPlainText() == ""
 
@@ -77,6 +79,7 @@ def test_remote_comment_appears(comments):
     client, panel, _ = comments
     from twin_app.qt import commands
 
+    client.remote(commands.comments_container(client.store.doc))
     op, _, _ = commands.add_comment(client.store.doc, "From Bob", "Bob", CAM)
     client.remote(op)
     assert panel.tree.topLevelItemCount() == 1

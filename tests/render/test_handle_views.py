@@ -20,6 +20,7 @@ from twin_app.render import (
     set_standard_view,
     snap_delta,
 )
+from twin_app.render.handle import ARROW_PX, HIGHLIGHT, RING_RADIUS
 from twin_app.render.transforms import rotation_about
 
 pytestmark = pytest.mark.vtk
@@ -61,12 +62,9 @@ def handle_setup(plotter, source):
     doc = line_doc()
     sv = SceneVisual(plotter, source)
     sv.rebuild(doc)
-    iren = plotter.iren.interactor
-    iren.Initialize()
-    iren.Enable()
     got: list[tuple] = []
-    handle = TransformHandle(plotter.renderer, iren, lambda *a: got.append(a))
-    yield doc, sv, handle, got, iren
+    handle = TransformHandle(plotter.renderer, lambda *a: got.append(a))
+    yield doc, sv, handle, got
     handle.close()
     sv.close()
 
@@ -78,15 +76,14 @@ def attach(handle, sv, doc, nid):
 
 
 def test_handle_maps_dragged_world_matrix_to_local_transform(handle_setup):
-    doc, sv, handle, got, _ = handle_setup
+    doc, sv, handle, _got = handle_setup
     handle.set_mode("move")
     attach(handle, sv, doc, "r2")  # under "line" (x = 10); r2 at local x = 3, scale 2
     dragged = sv.world_matrix("r2")
     dragged[:3, 3] += (0.33, 0.0, 1.02)
-    tr = handle.drag_to(dragged, finished=True)
+    tr = handle.transform_for(dragged)
     assert tr[:3] == pytest.approx((3.33, 0.0, 1.02))
     assert tr[3:] == doc.nodes["r2"].transform[3:]  # move keeps rotation and scale
-    assert got[-1] == ("r2", tr, True)
     handle.set_snapping(True)
     assert handle.transform_for(dragged)[:3] == pytest.approx((3.35, 0.0, 1.0))
     handle.set_mode("rotate")
@@ -98,29 +95,98 @@ def test_handle_maps_dragged_world_matrix_to_local_transform(handle_setup):
     assert tr[7:] == pytest.approx((2.0, 2.0, 2.0))
 
 
-def test_dragging_the_widget_reports_transforms(plotter, handle_setup):
-    doc, sv, handle, got, iren = handle_setup
+def arrow_tip(plotter, handle, axis: int) -> tuple[int, int]:
+    tip = handle.center.copy()
+    tip[axis] += 0.85 * handle.world_per_pixel(handle.center) * ARROW_PX
+    return display_point(plotter, tip)
+
+
+def test_arrows_keep_their_screen_size_and_highlight_on_hover(plotter, handle_setup):
+    doc, sv, handle, _got = handle_setup
+    set_standard_view(plotter.renderer, "front", sv.node_bounds(["cab"]))
+    handle.set_mode("move")
+    attach(handle, sv, doc, "cab")
+    plotter.render_window.Render()
+    actor = handle._actors[("axis", 0)][0]
+    size = actor.GetLength()
+    near = math.dist(display_point(plotter, handle.center), arrow_tip(plotter, handle, 0))
+    assert near == pytest.approx(0.85 * ARROW_PX, rel=0.05)
+    cam = plotter.renderer.GetActiveCamera()
+    cam.Dolly(0.25)  # four times further away: the arrow stays as long on screen
+    plotter.renderer.ResetCameraClippingRange()
+    plotter.render_window.Render()
+    assert actor.GetLength() == pytest.approx(4 * size, rel=0.02)  # rescaled in the frame
+    far = math.dist(display_point(plotter, handle.center), arrow_tip(plotter, handle, 0))
+    assert far == pytest.approx(near, rel=0.05)
+    tip = arrow_tip(plotter, handle, 2)
+    assert handle.hover(*tip)
+    assert handle.hovered == ("axis", 2)
+    assert handle.part_color(("axis", 2)) == pytest.approx(HIGHLIGHT)
+    assert handle.part_color(("axis", 0)) != pytest.approx(HIGHLIGHT)
+    assert handle.hover(5, 5) and handle.hovered is None
+    handle.set_mode(None)
+    assert not handle.enabled and handle.hit(*tip) is None
+
+
+def test_dragging_an_arrow_moves_along_its_axis_snapped(plotter, handle_setup):
+    doc, sv, handle, got = handle_setup
     set_standard_view(plotter.renderer, "iso", sv.node_bounds(["cab"]))
     handle.set_mode("move")
     handle.set_snapping(True)
     attach(handle, sv, doc, "cab")
-    assert handle.enabled
-    plotter.render()
-    start = display_point(plotter, (-2.5, 0.5, 0.5))  # the box centre: the move grip
-    end = (start[0] + 120, start[1] - 60)
-    for event, pos in (("MouseMoveEvent", start), ("LeftButtonPressEvent", start),
-                       ("MouseMoveEvent", ((start[0] + end[0]) // 2, start[1])),
-                       ("MouseMoveEvent", end), ("LeftButtonReleaseEvent", end)):
-        iren.SetEventInformation(pos[0], pos[1], 0, 0, "\0", 0, None)
-        iren.InvokeEvent(event)
-    assert got, "the drag produced no transform"
+    plotter.render_window.Render()
+    start = arrow_tip(plotter, handle, 0)
+    assert handle.press(*start)
+    assert handle.dragging
+    c = display_point(plotter, handle.center)
+    direction = np.subtract(start, c) / np.linalg.norm(np.subtract(start, c))
+    end = np.add(start, 150 * direction + (0, 40))  # off the axis a little: still along x
+    handle.move(*np.add(start, 70 * direction))
+    handle.release(*end)
+    assert not handle.dragging
     assert [g[2] for g in got][-1] is True and not any(g[2] for g in got[:-1])
-    final = got[-1][1]
-    assert final[:3] != pytest.approx(doc.nodes["cab"].transform[:3])
-    offset = np.subtract(final[:3], doc.nodes["cab"].transform[:3]) / 0.05
-    assert offset == pytest.approx(np.round(offset), abs=1e-6)  # snapped to 5 cm
-    handle.set_mode(None)
-    assert not handle.enabled
+    final = np.array(got[-1][1])
+    moved = final[:3] - np.array(doc.nodes["cab"].transform[:3])
+    assert moved[0] > 0.1 and moved[1:] == pytest.approx((0.0, 0.0))
+    assert moved[0] / 0.05 == pytest.approx(round(moved[0] / 0.05), abs=1e-6)  # 5 cm steps
+
+
+def test_plane_drag_and_cancel(plotter, handle_setup):
+    doc, sv, handle, got = handle_setup
+    set_standard_view(plotter.renderer, "top", sv.node_bounds(["cab"]))
+    handle.set_mode("move")
+    attach(handle, sv, doc, "cab")
+    plotter.render_window.Render()
+    s = handle.world_per_pixel(handle.center) * ARROW_PX
+    square = handle.center + np.array((0.32 * s, 0.32 * s, 0.0))  # the XY square, seen from above
+    start = display_point(plotter, square)
+    assert handle.hit(*start) == ("plane", 2)
+    assert handle.press(*start)
+    handle.move(start[0] + 60, start[1] + 30)
+    moved = np.subtract(got[-1][1][:3], doc.nodes["cab"].transform[:3])
+    assert moved[0] > 0 and moved[1] > 0 and moved[2] == pytest.approx(0.0)
+    assert handle.cancel()
+    assert got[-1] == ("cab", doc.nodes["cab"].transform, True)  # back where it started
+
+
+def test_dragging_a_ring_turns_about_its_axis(plotter, handle_setup):
+    doc, sv, handle, got = handle_setup
+    set_standard_view(plotter.renderer, "top", sv.node_bounds(["cab"]))
+    handle.set_mode("rotate")
+    handle.set_snapping(True)
+    attach(handle, sv, doc, "cab")
+    plotter.render_window.Render()
+    s = handle.world_per_pixel(handle.center) * ARROW_PX
+    c = np.array(display_point(plotter, handle.center))
+    on_ring = RING_RADIUS * s * math.sqrt(0.5)
+    start = display_point(plotter, handle.center + np.array((on_ring, on_ring, 0.0)))  # at 45°
+    assert handle.hit(*start) == ("ring", 2)
+    assert handle.press(*start)
+    r = np.linalg.norm(np.subtract(start, c))
+    end = math.radians(45 + 50)  # sweep 50° counter-clockwise on screen
+    handle.release(*(c + r * np.array((math.cos(end), math.sin(end)))))
+    q = got[-1][1][3:7]
+    assert abs(2 * math.degrees(math.atan2(q[2], q[3]))) == pytest.approx(45.0)
 
 
 def test_standard_views_look_along_their_axes(plotter):

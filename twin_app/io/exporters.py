@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +39,21 @@ class MeshExportError(Exception):
     """The scene could not be exported (message is user-facing)."""
 
 
-def export_glb(doc: Document, get_blob: Callable[[str], bytes | None], path: Path) -> int:
-    """Write the visible scene to ``path`` as GLB and return the triangles written.
+@dataclass(frozen=True)
+class ExportSummary:
+    """What ``export_glb`` wrote: parts and triangles, and parts left out for want of a mesh."""
 
-    ``get_blob(hash)`` returns a mesh blob or None (such parts are skipped with a warning).
+    parts: int
+    triangles: int
+    missing: int
+
+
+def export_glb(doc: Document, get_blob: Callable[[str], bytes | None], path: Path
+               ) -> ExportSummary:
+    """Write the visible scene to ``path`` as GLB and return what was written.
+
+    ``get_blob(hash)`` returns a mesh blob or None (such parts are skipped with a warning
+    and counted in ``missing``).
     World placement, colours and opacity are kept; hidden parts are skipped. The file is
     written atomically. Raises ``MeshExportError`` if writing fails.
     """
@@ -57,6 +69,7 @@ def export_glb(doc: Document, get_blob: Callable[[str], bytes | None], path: Pat
         assert h is not None
         if h not in meshes:
             meshes[h] = _decode(h, get_blob(h))
+    visible = len(exported)
     exported = [nid for nid in exported if meshes[doc.nodes[nid].mesh or ""] is not None]
     keep: set[str] = set()
     for nid in exported:
@@ -110,7 +123,7 @@ def export_glb(doc: Document, get_blob: Callable[[str], bytes | None], path: Pat
     except OSError as exc:
         raise MeshExportError(f"{path.name}: cannot write ({exc.strerror or exc})") from exc
     log.info("exported %d parts, %d triangles to %s", len(exported), triangles, path)
-    return triangles
+    return ExportSummary(len(exported), triangles, visible - len(exported))
 
 
 def _visible_mesh_nodes(doc: Document) -> list[str]:

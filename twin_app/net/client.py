@@ -38,6 +38,8 @@ from twin_app.protocol import E_ASSET
 
 log = logging.getLogger(__name__)
 
+MAX_RUN = 50_000  # ops applied in one go when coalescing queued runs
+
 
 @dataclass
 class Peer:
@@ -270,17 +272,37 @@ class SyncClient:
         if self._wakeup is not None:
             self._wakeup()
 
-    def process_events(self) -> int:
-        """Apply queued network events on the calling (owner) thread; return how many."""
+    def process_events(self, budget_s: float | None = None) -> int:
+        """Apply queued network events on the calling (owner) thread; return how many.
+
+        Consecutive runs of ops are applied as one (one ``ChangeSet`` for the views, however
+        many messages they came in). With ``budget_s``, returns once that much time has
+        passed and leaves the rest queued (``has_events``), so a GUI thread under a flood of
+        remote edits still paints and answers its user; without it, drains everything.
+        """
+        events = self._events
+        deadline = None if budget_s is None else time.monotonic() + budget_s
         n = 0
-        while self._events:
-            event = self._events.popleft()
+        while events:
+            event = events.popleft()
             n += 1
+            if event[0] == "ops" and events and events[0][0] == "ops":
+                run = list(event[1])
+                while events and events[0][0] == "ops" and len(run) < MAX_RUN:
+                    run.extend(events.popleft()[1])
+                    n += 1
+                event = ("ops", run)
             try:
                 self._handle(event)
             except Exception:  # a bug in a callback must not stall the event stream
                 log.exception("error handling network event %s", event[0])
+            if deadline is not None and time.monotonic() >= deadline:
+                break
         return n
+
+    def has_events(self) -> bool:
+        """True if network events are queued for ``process_events``."""
+        return bool(self._events)
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
         """Process events until ``predicate()`` holds or ``timeout`` passes (headless use)."""

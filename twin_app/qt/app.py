@@ -109,6 +109,31 @@ class _Starter(threading.Thread):
             self.error = exc
 
 
+class BackgroundHost:
+    """Keeps a room hosted here open after its window closed, until the last other person
+    has left; then calls ``done`` (the app quits, which stops the embedded server)."""
+
+    def __init__(self, client: Any, bridge: Any, done: Any) -> None:
+        self.client = client
+        self.done = done
+        self.finished = False
+        bridge.sig_peers.connect(self.check)
+        bridge.sig_state.connect(lambda *_: self.check())
+        log.info("keeping the room open in the background until everyone has left")
+
+    def others(self) -> int:
+        """How many other people are in the room."""
+        own = getattr(self.client, "session", None)
+        return sum(1 for s in self.client.peers if s != own)
+
+    def check(self) -> None:
+        """Finish once nobody else is left."""
+        if not self.finished and self.others() == 0:
+            self.finished = True
+            log.info("the last person left: closing the room")
+            self.done()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the desktop client; returns the process exit code."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
@@ -172,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     from twin_app.qt.localserver import LocalServer
     from twin_app.qt.window import MainWindow
 
+    server: Any = None
     local: LocalServer | None = None
     if args.connect:
         endpoint, room, token, key = args.connect, args.room, args.token, args.server_key
@@ -197,7 +223,15 @@ def main(argv: list[str] | None = None) -> int:
                         color=color, wakeup=bridge.wakeup)
     bridge.attach(client)
     window = MainWindow(client, bridge, settings=settings, room=room, name=name, color=color,
-                        endpoint=endpoint, local_server=local)
+                        endpoint=endpoint, local_server=local,
+                        hosts_room=server is not None and not server.attached)
+    background: list[BackgroundHost] = []
+
+    def keep_hosting() -> None:
+        app.setQuitOnLastWindowClosed(False)
+        background.append(BackgroundHost(client, bridge, app.quit))
+
+    window.sig_keep_hosting.connect(keep_hosting)
     if args.size:
         w, _, h = args.size.partition("x")
         window.resize(int(w), int(h))

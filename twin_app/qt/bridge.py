@@ -28,6 +28,9 @@ from twin_app.core.store import ClientStore, PendingOp
 
 log = logging.getLogger(__name__)
 
+# Time the GUI thread spends applying network events before it paints and reads input again.
+DRAIN_BUDGET_S = 0.05
+
 
 class AssetsLike(Protocol):
     """What the UI uses of the client's content-addressed asset cache."""
@@ -56,7 +59,8 @@ class ClientLike(Protocol):
 
     def start(self) -> None: ...
     def close(self) -> None: ...
-    def process_events(self) -> int: ...
+    def process_events(self, budget_s: float | None = None) -> int: ...
+    def has_events(self) -> bool: ...
     def submit(self, op: Op, label: str) -> PendingOp: ...
     def undo(self) -> PendingOp | None: ...
     def redo(self) -> PendingOp | None: ...
@@ -112,9 +116,13 @@ class ClientBridge(QObject):
         if self.client is None:
             return
         try:
-            self.client.process_events()
+            self.client.process_events(DRAIN_BUDGET_S)
         except Exception:  # a bug in one event must not kill the event loop
             log.exception("processing client events failed")
+        if self.client.has_events():
+            # More arrived than fits the budget: continue after the paints and input
+            # queued meanwhile, so a flood of remote edits never freezes the window.
+            self.wakeup()
 
 
 def changes_touch(changes: ChangeSet, ids: set[str]) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from twin_app.core import fracindex
 from twin_app.core import xform as tf
@@ -96,6 +96,29 @@ def set_field(doc: Document, ids: Sequence[str], fld: str, value: PropValue | No
     if not ops:
         return None
     return _one(ops), f"{verb} {describe(doc, ids)}"
+
+
+def parts_under(doc: Document, ids: Iterable[str]) -> list[str]:
+    """The parts (nodes with a mesh) in the subtrees of ``ids``, each once, in tree order."""
+    out: dict[str, None] = {}
+    for i in ids:
+        if i in doc:
+            out.update((n, None) for n in doc.subtree(i) if doc.nodes[n].mesh is not None)
+    return list(out)
+
+
+def set_color(doc: Document, ids: Sequence[str], value: tuple[float, float, float] | None
+              ) -> Command | None:
+    """Colour the selection; a group is coloured by colouring every part in it (one edit,
+    so one undo). ``None`` goes back to the default colour."""
+    parts = parts_under(doc, ids)
+    ops: list[Op] = [SetField(n, "color", value) for n in parts if doc.nodes[n].color != value]
+    if not ops:
+        return None
+    label = f"Colour {describe(doc, ids)}"
+    if any(doc.nodes[i].mesh is None for i in ids if i in doc):
+        label += f" ({len(parts)} part{'s' if len(parts) != 1 else ''})"
+    return _one(ops), label
 
 
 def set_visible(doc: Document, ids: Sequence[str], visible: bool) -> Command | None:
@@ -270,24 +293,64 @@ def group(doc: Document, ids: Iterable[str], name: str = "Group") -> tuple[Op, s
     return Batch(tuple(ops)), f"Group {describe(doc, tops)}", gid
 
 
+# -- placing imports ----------------------------------------------------------------------
+Box = tuple[float, float, float, float, float, float]  # xmin, ymin, zmin, xmax, ymax, zmax
+
+
+def free_spot(size: Sequence[float], target: Sequence[float],
+              occupied: Callable[[Box], bool], gap: float = 0.25,
+              rings: int = 12) -> tuple[float, float]:
+    """Where to put a box of ``size`` (dx, dy, dz) standing on the floor, centred as near
+    the floor point ``target`` (x, y) as possible without ``occupied(box)``.
+
+    Tries the target, then rings of eight spots around it, each ring one box (plus
+    ``gap``) further out; returns the first free centre (x, y), or the target if every
+    spot is taken.
+    """
+    dx, dy, dz = (max(float(v), 1e-3) for v in size)
+    tx, ty = float(target[0]), float(target[1])
+
+    def box_at(x: float, y: float) -> Box:
+        return (x - dx / 2, y - dy / 2, 0.0, x + dx / 2, y + dy / 2, dz)
+
+    candidates = [(tx, ty)]
+    for ring in range(1, rings + 1):
+        sx, sy = ring * (dx + gap), ring * (dy + gap)
+        around = [(tx + i * sx, ty + j * sy) for i in (-1, 0, 1) for j in (-1, 0, 1)
+                  if (i, j) != (0, 0)]
+        candidates += sorted(around, key=lambda c: math.hypot(c[0] - tx, c[1] - ty))
+    for x, y in candidates:
+        if not occupied(box_at(x, y)):
+            return x, y
+    return tx, ty
+
+
 # -- comments -----------------------------------------------------------------------------
+def comments_container(doc: Document) -> Op | None:
+    """The op that creates the top-level ``comments`` node, or ``None`` if it exists.
+
+    Its id is fixed and its kind is an annotation kind, so every role that may comment may
+    create it. Send it as its own op, before the comment and outside the undo history: when
+    two people post the first comment at once the server refuses the second container
+    ("exists") while both comments land in the first.
+    """
+    if COMMENTS_ID in doc:
+        return None
+    return AddNode(Node(COMMENTS_ID, ROOT_ID, order_at_end(doc, ROOT_ID),
+                        kind="annotation", name="Comments"))
+
+
 def add_comment(doc: Document, text: str, author: str, camera: Sequence[float], *,
                 target: str | None = None, point: Sequence[float] | None = None,
                 reply_to: str | None = None, now: float | None = None
                 ) -> tuple[Op, str, str] | None:
-    """Add a comment thread (or a reply to ``reply_to``). Creates the top-level
-    ``comments`` group on first use. Returns ``(op, label, comment id)``."""
+    """Add a comment thread (or a reply to ``reply_to``) under ``comments``, which must
+    exist (see ``comments_container``). Returns ``(op, label, comment id)``, or ``None``
+    for blank text."""
     text = text.strip()
     if not text:
         return None
-    ops: list[Op] = []
     parent = reply_to or COMMENTS_ID
-    if reply_to is None and COMMENTS_ID not in doc:
-        ops.append(AddNode(Node(COMMENTS_ID, ROOT_ID, order_at_end(doc, ROOT_ID),
-                                kind="group", name="Comments")))
-        order = fracindex.key_between(None, None)
-    else:
-        order = order_at_end(doc, parent)
     props: dict[str, PropValue] = {
         "text": text,
         "author": author,
@@ -302,6 +365,7 @@ def add_comment(doc: Document, text: str, author: str, camera: Sequence[float], 
     cid = new_id()
     first_line = text.splitlines()[0]
     short = first_line[:40] + ("…" if len(first_line) > 40 else "")
-    ops.append(AddNode(Node(cid, parent, order, kind="comment", name=short, props=props)))
+    order = order_at_end(doc, parent) if parent in doc else fracindex.key_between(None, None)
+    op = AddNode(Node(cid, parent, order, kind="comment", name=short, props=props))
     label = "Reply to comment" if reply_to else "Add comment"
-    return _one(ops), label, cid
+    return op, label, cid

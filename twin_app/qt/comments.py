@@ -1,7 +1,8 @@
 """The Comments panel: threads pinned to a part or a 3D point, each remembering its view.
 
-Comments are document nodes of kind ``comment`` under the top-level ``comments`` group
-(created with the first comment); a reply is a child comment. Props: ``text``, ``author``,
+Comments are document nodes of kind ``comment`` under the top-level ``comments`` node
+(kind ``annotation``, created with the first comment, see ``commands.comments_container``);
+a reply is a child comment. Props: ``text``, ``author``,
 ``resolved``, ``target`` (node id) or ``point`` (x, y, z), ``camera`` (9 floats: position,
 focal point, view-up) and ``created`` (unix seconds). Because they are ordinary nodes they
 sync, undo and persist like everything else. Clicking a thread restores its camera and
@@ -14,8 +15,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QKeyEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -30,11 +31,12 @@ from PySide6.QtWidgets import (
 
 from twin_app.core.changes import ChangeSet
 from twin_app.core.document import Document, Node
-from twin_app.core.ops import Op, RemoveNode, SetField
+from twin_app.core.ops import RemoveNode, SetField
 from twin_app.qt import commands
 
 IdRole = Qt.ItemDataRole.UserRole + 1
-Dispatch = Callable[[Op, str], object]
+# ``dispatch(op, label, undoable=True)`` submits an edit and returns None if it was refused.
+Dispatch = Callable[..., object]
 FILTERS = ("Open", "Resolved", "All")
 
 
@@ -82,13 +84,18 @@ class CommentsPanel(QWidget):
         self.tree.itemClicked.connect(self._on_item_clicked)
         self.tree.itemSelectionChanged.connect(self._update_buttons)
         self.editor = QPlainTextEdit()
-        self.editor.setPlaceholderText("Write a comment… it is pinned to the selected part "
-                                       "(or the point you look at) with your current view")
+        self.editor.setPlaceholderText("Write a comment, then Ctrl+Enter… it is pinned to the "
+                                       "selected part (or the point you look at) with your "
+                                       "current view")
         self.editor.setMaximumHeight(70)
+        self.editor.installEventFilter(self)
         self.add_btn = QPushButton("Comment")
-        self.add_btn.clicked.connect(self.add_thread)
+        self.add_btn.setToolTip("Start a thread with the text above (Ctrl+Enter)")
+        # ``clicked`` carries a bool: never let it arrive as the comment text.
+        self.add_btn.clicked.connect(lambda _checked=False: self.add_thread())
         self.reply_btn = QPushButton("Reply")
-        self.reply_btn.clicked.connect(self.reply)
+        self.reply_btn.setToolTip("Reply to the selected thread with the text above")
+        self.reply_btn.clicked.connect(lambda _checked=False: self.reply())
         self.resolve_btn = QPushButton("Resolve")
         self.resolve_btn.clicked.connect(self.toggle_resolved)
         self.delete_btn = QPushButton("Delete")
@@ -103,6 +110,16 @@ class CommentsPanel(QWidget):
         lay.addWidget(self.editor)
         lay.addLayout(row)
         self.refresh()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Ctrl+Enter in the editor does what the Comment button does."""
+        if (watched is self.editor and event.type() == QEvent.Type.KeyPress
+                and isinstance(event, QKeyEvent)
+                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+                and event.modifiers() & Qt.KeyboardModifier.ControlModifier):
+            self.add_thread()
+            return True
+        return super().eventFilter(watched, event)
 
     @property
     def doc(self) -> Document:
@@ -226,6 +243,10 @@ class CommentsPanel(QWidget):
         cmd = commands.add_comment(self.doc, body, author, camera, target=target,
                                    point=None if target else point)
         if cmd is None:
+            return None
+        container = commands.comments_container(self.doc)
+        if container is not None and self._dispatch(container, "Start comments",
+                                                    undoable=False) is None:
             return None
         op, label, cid = cmd
         if self._dispatch(op, label) is None:

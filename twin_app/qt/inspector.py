@@ -359,9 +359,13 @@ class InspectorPanel(QWidget):
                 if v is not None and key == "rotation" and abs(v) < 5e-7:
                     v = 0.0
                 sp.show_value(v)
-        colors = [n.color for n in nodes]
+        # A group shows the colour of its parts: that is what colouring it changes.
+        parts = commands.parts_under(self.doc, self.ids)
+        colors = [self.doc.nodes[p].color for p in parts] or [n.color for n in nodes]
         same_color = all(c == colors[0] for c in colors)
         self.color.show_color(colors[0], mixed=not same_color)
+        self.color.setToolTip(f"Colour of the {len(parts)} parts selected" if len(parts) > 1
+                              else "Colour")
         op = _common([n.opacity for n in nodes], 1e-9)
         self.opacity.blockSignals(True)
         self.opacity.setValue(-1 if op is None else round(op * 100))
@@ -418,17 +422,19 @@ class InspectorPanel(QWidget):
         sp.setValue(value)
 
     def _on_color_clicked(self) -> None:
-        nodes = self.nodes()
-        start = QColor.fromRgbF(*(nodes[0].color or DEFAULT_COLOR)) if nodes else QColor()
+        parts = commands.parts_under(self.doc, self.ids)
+        first = self.doc.nodes[parts[0]].color if parts else None
+        start = QColor.fromRgbF(*(first or DEFAULT_COLOR))
         color = QColorDialog.getColor(start, self, "Part colour")
         if color.isValid():
             self.apply_color(color)
 
     def apply_color(self, color: QColor | None) -> None:
-        """Set the selection's colour (``None`` = default colour)."""
+        """Colour the selection, every part of a selected group included, as one edit
+        (``None`` = default colour)."""
         value = None if color is None else (
             round(color.redF(), 4), round(color.greenF(), 4), round(color.blueF(), 4))
-        self._send(commands.set_field(self.doc, self.ids, "color", value, "Colour"))
+        self._send(commands.set_color(self.doc, self.ids, value))
 
     def _on_opacity_edited(self, value: int) -> None:
         if self._refreshing or value < 0:

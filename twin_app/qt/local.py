@@ -73,9 +73,13 @@ class LocalClient:
         """Mark the client closed."""
         self.state = "closed"
 
-    def process_events(self) -> int:
+    def process_events(self, budget_s: float | None = None) -> int:
         """No inbound queue: nothing to process."""
         return 0
+
+    def has_events(self) -> bool:
+        """No inbound queue: never."""
+        return False
 
     def submit(self, op: Op, label: str) -> PendingOp:
         """Apply ``op`` (raises ``InvalidOp``) and sequence it, or nack it for the role."""

@@ -1,4 +1,4 @@
-"""The People panel: who is in the room, their role, colour and sync lag; follow and present.
+"""The People panel: who is in the room, their role and colour; follow and present.
 
 The panel only shows state and emits intents (``sig_follow``, ``sig_present`` …); the
 consent rules live in :mod:`twin_app.qt.presence`.
@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from twin_app.qt.presence import peer_color
 
 SessionRole = Qt.ItemDataRole.UserRole + 1
 
@@ -60,13 +62,13 @@ class PeoplePanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.tree = QTreeWidget()
-        self.tree.setColumnCount(4)
-        self.tree.setHeaderLabels(["Name", "Role", "Lag", "Status"])
+        self.tree.setColumnCount(3)
+        self.tree.setHeaderLabels(["Name", "Role", "Status"])
         self.tree.setRootIsDecorated(False)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         h = self.tree.header()
         h.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for c in (1, 2, 3):
+        for c in (1, 2):
             h.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.itemSelectionChanged.connect(self._update_buttons)
         self.tree.itemDoubleClicked.connect(lambda *_: self._on_follow_clicked())
@@ -124,22 +126,18 @@ class PeoplePanel(QWidget):
         self.following = following
         keep = self.selected_session()
         self.tree.clear()
-        top = QTreeWidgetItem([f"{me.get('name', 'You')} (you)", me.get("role", ""), "",
-                               statuses.get("", me.get("state", ""))])
+        top = QTreeWidgetItem([f"{me.get('name', 'You')} (you)", me.get("role", ""),
+                               statuses.get("", "")])
         top.setIcon(0, swatch(me.get("color")))
         top.setFlags(top.flags() & ~Qt.ItemFlag.ItemIsSelectable)
         self.tree.addTopLevelItem(top)
         for p in sorted(peers, key=lambda p: str(getattr(p, "name", ""))):
             session = str(getattr(p, "session", ""))
-            lag = getattr(p, "lag_ms", None)
-            if lag is None:
-                lag = getattr(p, "rtt_ms", None)
             item = QTreeWidgetItem([
                 str(getattr(p, "name", "") or "Anonymous"), str(getattr(p, "role", "") or ""),
-                f"{lag:.0f} ms" if isinstance(lag, (int, float)) else "",
                 statuses.get(session, ""),
             ])
-            item.setIcon(0, swatch(getattr(p, "color", None)))
+            item.setIcon(0, swatch(peer_color(p)))
             item.setData(0, SessionRole, session)
             item.setToolTip(0, f"session {session}")
             self.tree.addTopLevelItem(item)

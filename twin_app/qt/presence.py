@@ -17,6 +17,7 @@ coalesces presence again to ≤ 30 Hz on the wire.
 
 from __future__ import annotations
 
+import colorsys
 import logging
 import math
 from collections.abc import Sequence
@@ -26,9 +27,11 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from twin_app.qt.bridge import ClientLike
 from twin_app.qt.notify import NotificationArea
+from twin_app.render.scene import ACCENT, HOVER
 
 log = logging.getLogger(__name__)
 CAMERA_INTERVAL_MS = 80
+MIN_HUE_GAP = 0.09  # of the colour wheel (about 32°) between a peer's colour and my highlights
 
 
 def _same_camera(a: Sequence[float] | None, b: Sequence[float] | None, tol: float = 1e-4) -> bool:
@@ -40,14 +43,42 @@ def _same_camera(a: Sequence[float] | None, b: Sequence[float] | None, tol: floa
 
 
 def peer_color(peer: Any) -> tuple[float, float, float]:
-    """Return a peer's colour (0..1 floats), or a stable colour derived from its session."""
+    """Return the colour a peer is drawn in (0..1 floats): their own colour, or a stable one
+    derived from their session, turned away from the hues of my selection and hover so
+    another person's outline is never mistaken for mine."""
     color = getattr(peer, "color", None)
     if isinstance(color, (tuple, list)) and len(color) == 3:
-        return (float(color[0]), float(color[1]), float(color[2]))
-    h = sum(ord(c) * (i + 1) for i, c in enumerate(str(getattr(peer, "session", ""))))
-    palette = ((0.90, 0.35, 0.30), (0.30, 0.65, 0.35), (0.60, 0.40, 0.85),
-               (0.95, 0.60, 0.15), (0.20, 0.60, 0.80), (0.85, 0.35, 0.65))
-    return palette[h % len(palette)]
+        rgb = (float(color[0]), float(color[1]), float(color[2]))
+    else:
+        h = sum(ord(c) * (i + 1) for i, c in enumerate(str(getattr(peer, "session", ""))))
+        palette = ((0.90, 0.35, 0.30), (0.30, 0.65, 0.35), (0.60, 0.40, 0.85),
+                   (0.85, 0.35, 0.65), (0.20, 0.45, 0.85))
+        rgb = palette[h % len(palette)]
+    return distinct_from(rgb, (ACCENT, HOVER))
+
+
+def _hue_gap(a: float, b: float) -> float:
+    d = abs(a - b) % 1.0
+    return min(d, 1.0 - d)
+
+
+def distinct_from(rgb: tuple[float, float, float],
+                  avoid: Sequence[tuple[float, float, float]],
+                  min_gap: float = MIN_HUE_GAP) -> tuple[float, float, float]:
+    """Return ``rgb``, or the nearest colour of the same saturation and value whose hue is at
+    least ``min_gap`` (fraction of the colour wheel) from every colour in ``avoid``. Greys
+    are left alone: they cannot be mistaken for a saturated highlight."""
+    h, s, v = colorsys.rgb_to_hsv(*rgb)
+    if s < 0.2:
+        return rgb
+    hues = [colorsys.rgb_to_hsv(*a)[0] for a in avoid]
+    if all(_hue_gap(h, a) >= min_gap for a in hues):
+        return rgb
+    candidates = [(a + sign * min_gap) % 1.0 for a in hues for sign in (-1, 1)]
+    ok = [c for c in candidates if all(_hue_gap(c, a) >= min_gap - 1e-9 for a in hues)]
+    best = min(ok or candidates, key=lambda c: _hue_gap(c, h))
+    r, g, b = colorsys.hsv_to_rgb(best, max(s, 0.55), max(v, 0.6))
+    return (r, g, b)
 
 
 class PresenceController(QObject):
@@ -67,6 +98,7 @@ class PresenceController(QObject):
         self.presenting = False
         self.dismissed_presenters: set[str] = set()
         self._drawn: set[str] = set()
+        self._present: dict[str, str] | None = None  # session → name, once the room is joined
         self._applied_camera: tuple[float, ...] | None = None
         self._camera: tuple[float, ...] | None = None
         self._camera_timer = QTimer(self)
@@ -208,8 +240,13 @@ class PresenceController(QObject):
 
     # -- inbound ----------------------------------------------------------------------------
     def on_peers(self) -> None:
-        """Peers changed: redraw them, handle follow requests, presenters and following."""
-        peers = self.client.peers
+        """Peers changed: redraw them, handle follow requests, presenters and following.
+
+        The server lists my own session among the peers; it is never drawn (my selection
+        and view are drawn as mine, not as someone else's)."""
+        me = self.client.session
+        peers = {s: p for s, p in self.client.peers.items() if s != me}
+        self._notify_arrivals(peers)
         visual = getattr(self.viewport, "visual", None)
         if visual is not None:
             for s, p in peers.items():
@@ -226,6 +263,17 @@ class PresenceController(QObject):
         self._handle_presenters()
         self._handle_following()
         self.sig_changed.emit()
+
+    def _notify_arrivals(self, peers: dict[str, Any]) -> None:
+        """Put joins and leaves in the notices (not for the people already there when I join)."""
+        names = {s: str(getattr(p, "name", "") or "someone") for s, p in peers.items()}
+        if self._present is not None and getattr(self.client, "state", "live") == "live":
+            for s in names.keys() - self._present.keys():
+                self.notes.notify(f"{names[s]} joined the room.", timeout_ms=4000)
+            for s in self._present.keys() - names.keys():
+                self.notes.notify(f"{self._present[s]} left the room.", timeout_ms=4000)
+        if getattr(self.client, "synced", True):
+            self._present = names
 
     def _handle_requests(self) -> None:
         asking = set(self.requesters())

@@ -38,6 +38,7 @@ from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
+    QLabel,
     QLineEdit,
     QTreeView,
     QVBoxLayout,
@@ -254,7 +255,9 @@ class SceneModel(QAbstractItemModel):
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return ("Name", "Visible")[section]
+            return ("Name", "Show")[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return ("Name", "Visible in the 3D view")[section]
         return None
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -349,6 +352,33 @@ class SceneModel(QAbstractItemModel):
         return False
 
 
+class SceneFilter(QSortFilterProxyModel):
+    """Shows the nodes whose name, kind or any property value (part number, supplier, …)
+    contains the filter text, case-insensitively, with their ancestors."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._needle = ""
+        self.setRecursiveFilteringEnabled(True)
+
+    def set_text(self, text: str) -> None:
+        """Filter on ``text`` (empty: show everything)."""
+        self._needle = text.strip().casefold()
+        self.setFilterFixedString(self._needle)  # refilters (our test is filterAcceptsRow)
+
+    def filterAcceptsRow(self, row: int, parent: AnyIndex) -> bool:
+        if not self._needle:
+            return True
+        model = self.sourceModel()
+        assert isinstance(model, SceneModel)
+        node = model.doc.get(model.node_id(model.index(row, COL_NAME, parent)))
+        if node is None:
+            return False
+        texts = [node.name, node.kind, *(f"{k} {v}" for k, v in node.props.items()
+                                         if k != "bbox")]
+        return any(self._needle in t.casefold() for t in texts)
+
+
 class OutlinePanel(QWidget):
     """Search box + tree view; emits the selected node ids."""
 
@@ -358,15 +388,16 @@ class OutlinePanel(QWidget):
     def __init__(self, model: SceneModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = model
-        self.proxy = QSortFilterProxyModel(self)
+        self.proxy = SceneFilter(self)
         self.proxy.setSourceModel(model)
-        self.proxy.setRecursiveFilteringEnabled(True)
-        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.proxy.setFilterKeyColumn(COL_NAME)
         self.search = QLineEdit(self)
-        self.search.setPlaceholderText("Filter parts…")
+        self.search.setPlaceholderText("Filter by name, part number, supplier…")
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self._on_search_changed)
+        self.no_match = QLabel(self)
+        self.no_match.setWordWrap(True)
+        self.no_match.setEnabled(False)
+        self.no_match.hide()
         self.view = QTreeView(self)
         self.view.setModel(self.proxy)
         self.view.setHeaderHidden(False)
@@ -379,27 +410,70 @@ class OutlinePanel(QWidget):
         self.view.setDropIndicatorShown(True)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed
                                   | QAbstractItemView.EditTrigger.SelectedClicked)
+        # The visibility box comes first and names take the width they need (scrolling
+        # sideways when a deep name is longer than the panel), so no name is cut off.
         header = self.view.header()
         header.setStretchLastSection(False)
-        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COL_VISIBLE, QHeaderView.ResizeMode.ResizeToContents)
+        self._show_box_first()
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.view.selectionModel().selectionChanged.connect(self._on_view_selection_changed)
         self.view.doubleClicked.connect(self._on_view_double_clicked)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.setSpacing(4)
         lay.addWidget(self.search)
+        lay.addWidget(self.no_match)
         lay.addWidget(self.view)
         self._syncing = False
+        self._selected: list[str] = []
+        self._expanded_before_filter: list[str] | None = None
         # A freshly loaded room opens one level deep (the site's halls and lines), not
         # folded into a single row.
         self.proxy.modelReset.connect(lambda: self.view.expandToDepth(0))
+        self.proxy.modelReset.connect(self._show_box_first)  # a reset forgets the order
         self.view.expandToDepth(0)
 
+    def _show_box_first(self) -> None:
+        header = self.view.header()
+        if header.visualIndex(COL_VISIBLE) != 0:
+            header.moveSection(header.visualIndex(COL_VISIBLE), 0)
+
     def _on_search_changed(self, text: str) -> None:
-        self.proxy.setFilterFixedString(text)
+        # Filtering hides rows, which would drop them from the selection: the selection
+        # is the window's, not the filter's, so keep it and show it again afterwards.
+        if text and self._expanded_before_filter is None:
+            self._expanded_before_filter = self.expanded_ids()
+        self._syncing = True
+        try:
+            self.proxy.set_text(text)
+        finally:
+            self._syncing = False
         if text:
             self.view.expandAll()
+        elif self._expanded_before_filter is not None:
+            for nid in self._expanded_before_filter:
+                self.view.expand(self.proxy.mapFromSource(self.model.index_of(nid)))
+            self._expanded_before_filter = None
+        self.set_selection(self._selected)
+        empty = bool(text.strip()) and self.proxy.rowCount() == 0
+        self.no_match.setText(f"No parts match “{text.strip()}”." if empty else "")
+        self.no_match.setVisible(empty)
+
+    def expanded_ids(self) -> list[str]:
+        """Ids of the nodes whose rows are expanded."""
+        out: list[str] = []
+
+        def walk(parent: QModelIndex) -> None:
+            for row in range(self.proxy.rowCount(parent)):
+                idx = self.proxy.index(row, COL_NAME, parent)
+                if self.view.isExpanded(idx):
+                    out.append(self.model.node_id(self.proxy.mapToSource(idx)))
+                    walk(idx)
+
+        walk(QModelIndex())
+        return out
 
     def _on_view_double_clicked(self, index: QModelIndex) -> None:
         if index.column() == COL_NAME:
@@ -413,10 +487,12 @@ class OutlinePanel(QWidget):
 
     def _on_view_selection_changed(self, *_: object) -> None:
         if not self._syncing:
-            self.sig_selection.emit(self.selected_ids())
+            self._selected = self.selected_ids()
+            self.sig_selection.emit(self._selected)
 
     def set_selection(self, ids: Sequence[str]) -> None:
         """Select ``ids`` in the tree (no ``sig_selection`` echo) and reveal the first."""
+        self._selected = list(ids)
         self._syncing = True
         try:
             sel = QItemSelection()

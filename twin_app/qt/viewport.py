@@ -13,14 +13,19 @@ Design notes
   the camera style or the handle widget go the same way (interactor ``EnableRender`` off,
   its ``RenderEvent`` turned into ``update()``), so an orbit step costs one frame, not two.
   pyvistaqt's auto-update timer is off: nothing renders unless something changed.
-* Mouse: VTK's trackball-camera style orbits (left), pans (middle or shift-left), zooms
-  (wheel). A left press and release within a few pixels is a click: it picks the part
+* Mouse: left-drag orbits as a Z-up turntable (``render.turntable``, done here from Qt
+  events) or, with ``set_orbit("trackball")``, by VTK's trackball-camera style; the style
+  pans (middle or shift-left) and zooms (wheel, right-drag). A left press and release within a few pixels is a click: it picks the part
   under the cursor (``sig_picked(id or None, additive)``, additive with Ctrl or Shift).
   Hover picks at most every ``HOVER_MS`` while no button is down (``sig_hovered``).
 * The move/rotate handle follows the visual's selection when exactly one node is selected
-  and a handle mode is set; drags come out as ``sig_transform_dragged(id, transform,
-  finished)`` and the main window turns them into ops. The handle is re-placed from the
-  document at render time, but never during a drag.
+  and a handle mode is set. Mouse events reach it before the camera: a press on the
+  handle (and the moves and release that follow) is consumed here, so dragging the handle
+  never orbits; hovering it highlights the part under the cursor; Esc during a drag puts
+  the node back (the key is claimed from the window's Esc shortcut while dragging). Drags
+  come out as ``sig_transform_dragged(id, transform, finished)`` and the main window turns
+  them into ops. The handle is re-placed from the document at render time, but never
+  during a drag.
 * ``sig_camera_changed`` fires after a render in which the camera moved because of the user
   (orbit, zoom, standard view, fit). ``set_camera`` (follow mode, comment jumps) does not
   echo it back.
@@ -33,8 +38,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtGui import QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 from pyvistaqt import QtInteractor
 
@@ -49,6 +55,7 @@ from twin_app.render import (
     camera_tuple,
     fit,
     set_standard_view,
+    turntable,
 )
 from twin_app.render.handle import ROTATE_STEP, TRANSLATE_STEP, HandleMode
 
@@ -56,6 +63,8 @@ log = logging.getLogger(__name__)
 
 CLICK_SLOP = 4  # pixels a press may travel and still count as a click
 HOVER_MS = 60
+ORBIT_STYLES = ("turntable", "trackball")
+FIT_SELECTION_MARGIN = 0.6  # of the selection's size on every side: it fills about a third
 LIGHT_BACKGROUND = ((0.93, 0.94, 0.96), (0.74, 0.77, 0.82))  # top, bottom
 DARK_BACKGROUND = ((0.20, 0.22, 0.26), (0.09, 0.10, 0.12))
 MeshSource = Callable[[str], "bytes | None"]
@@ -81,6 +90,8 @@ class Viewport(QWidget):
         self._press_additive = False
         self._dragged_handle = False
         self._hover: str | None = None
+        self._orbit = "turntable"
+        self._orbit_from: tuple[int, int] | None = None
         self._hover_pos: tuple[int, int] | None = None
         self._handle_mode: HandleMode | None = None
         self._handle_key: tuple[Any, ...] | None = None
@@ -98,12 +109,11 @@ class Viewport(QWidget):
         iren = self._qt.iren.interactor
         self._iren = iren
         self._axes = add_orientation_axes(self._qt, iren)
-        self._handle = TransformHandle(self._renderer, iren, self._on_handle_transform)
+        self._handle = TransformHandle(self._renderer, self._on_handle_transform)
         self._handle.set_snapping(False, TRANSLATE_STEP, ROTATE_STEP)
-        # Mouse clicks and hover are read from Qt events: once the camera style grabs VTK's
-        # event focus on a press, VTK observers no longer see the release.
+        # Mouse clicks, hover and handle drags are read from Qt events, before VTK's camera
+        # style sees them (it would orbit, and it grabs VTK's event focus on a press).
         self._qt.installEventFilter(self)
-        self._handle.widget.AddObserver("StartInteractionEvent", self._on_handle_start)
         self._render_tag = self._renderer.AddObserver("EndEvent", self._on_rendered)
         # Camera styles and widgets render through the interactor on every mouse move; by
         # default that renders now *and* again in the paint the finished frame schedules.
@@ -219,10 +229,26 @@ class Viewport(QWidget):
         self.request_render()
 
     def fit_selection(self) -> None:
-        """Frame the selected nodes (the whole plant if nothing drawable is selected)."""
+        """Frame the selected nodes with room around them (the whole plant if nothing
+        drawable is selected)."""
         b = self.visual.node_bounds(self.visual.selection)
-        fit(self._renderer, b if b is not None else self.grid_bounds())
+        if b is None:
+            fit(self._renderer, self.grid_bounds())
+        else:
+            fit(self._renderer, b, margin=FIT_SELECTION_MARGIN)
         self.request_render()
+
+    def floor_point(self) -> tuple[float, float]:
+        """Where the middle of the view meets the floor (z = 0); the point looked at when
+        the view does not reach the floor (looking up or level)."""
+        cam = self._renderer.GetActiveCamera()
+        pos = np.asarray(cam.GetPosition(), dtype=np.float64)
+        focal = np.asarray(cam.GetFocalPoint(), dtype=np.float64)
+        d = focal - pos
+        if d[2] < -1e-9 and pos[2] > 0:
+            hit = pos + d * (-pos[2] / d[2])
+            return float(hit[0]), float(hit[1])
+        return float(focal[0]), float(focal[1])
 
     def set_standard_view(self, name: str) -> None:
         """Look at the plant from a named direction: iso, top, bottom, front, back, left,
@@ -275,6 +301,18 @@ class Viewport(QWidget):
         self._handle_key = None
         self.request_render()
 
+    def set_orbit(self, style: str) -> None:
+        """Orbit with left-drag as a Z-up ``"turntable"`` (default) or a free
+        ``"trackball"``; raises ``ValueError`` for anything else."""
+        if style not in ORBIT_STYLES:
+            raise ValueError(f"orbit style must be one of {ORBIT_STYLES}, not {style!r}")
+        self._orbit = style
+
+    @property
+    def orbit(self) -> str:
+        """The orbit style: ``"turntable"`` or ``"trackball"``."""
+        return self._orbit
+
     def set_snapping(self, on: bool) -> None:
         """Snap handle drags to the translation/rotation steps."""
         self._handle.set_snapping(on)
@@ -311,9 +349,6 @@ class Viewport(QWidget):
         self._handle_key = key
         handle.attach(nid, node.transform, world, parent, bounds)
 
-    def _on_handle_start(self, _obj: object, _event: str) -> None:
-        self._dragged_handle = True
-
     def _on_handle_transform(self, node_id: str, transform: tuple[float, ...],
                              finished: bool) -> None:
         self.sig_transform_dragged.emit(node_id, tuple(transform), finished)
@@ -329,54 +364,105 @@ class Viewport(QWidget):
         return round(pos.x() * ratio), round((self._qt.height() - pos.y() - 1) * ratio)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Watch the interactor's mouse events for clicks and hover (never consumes)."""
+        """Watch the interactor's mouse and key events for clicks, hover and the handle;
+        consume only what the handle takes (so the camera does not move with it)."""
         if watched is self._qt and not self._closed:
             kind = event.type()
             if kind == QEvent.Type.MouseButtonPress:
-                self._on_press(event)  # type: ignore[arg-type]
-            elif kind == QEvent.Type.MouseButtonRelease:
-                self._on_release(event)  # type: ignore[arg-type]
-            elif kind == QEvent.Type.MouseMove:
-                self._on_move(event)  # type: ignore[arg-type]
+                return self._on_press(event)  # type: ignore[arg-type]
+            if kind == QEvent.Type.MouseButtonRelease:
+                return self._on_release(event)  # type: ignore[arg-type]
+            if kind == QEvent.Type.MouseMove:
+                return self._on_move(event)  # type: ignore[arg-type]
+            if kind in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) \
+                    and isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Escape \
+                    and self._handle.dragging:
+                event.accept()  # Esc cancels the drag rather than clearing the selection
+                if kind == QEvent.Type.KeyPress:
+                    self._handle.cancel()
+                    self.request_render()
+                return True
         return False
 
-    def _on_press(self, event: QMouseEvent) -> None:
+    def _on_press(self, event: QMouseEvent) -> bool:
         self._hover_timer.stop()
         if event.button() != Qt.MouseButton.LeftButton:
-            return
-        self._press = self._display_pos(event)
+            return False
+        x, y = self._display_pos(event)
+        if self._handle.enabled and self._handle.press(x, y):
+            self._dragged_handle = True
+            self._press = None
+            self.request_render()
+            return True
+        self._press = (x, y)
         mods = event.modifiers()
         self._press_additive = bool(mods & (Qt.KeyboardModifier.ControlModifier
                                             | Qt.KeyboardModifier.ShiftModifier))
         self._dragged_handle = False
+        if self._orbit == "turntable" and not mods & Qt.KeyboardModifier.ShiftModifier:
+            self._orbit_from = (x, y)  # shift-left still pans, through the camera style
+            return True
+        return False
 
-    def _on_release(self, event: QMouseEvent) -> None:
+    def _on_release(self, event: QMouseEvent) -> bool:
         if event.button() != Qt.MouseButton.LeftButton:
-            return
+            return False
+        orbiting, self._orbit_from = self._orbit_from is not None, None
+        if self._handle.dragging:
+            self._dragged_handle = False
+            self._handle.release(*self._display_pos(event))
+            self.request_render()
+            return True
         press, self._press = self._press, None
         if press is None or self._dragged_handle:
+            consumed = self._dragged_handle  # the rest of a drag that Esc cancelled
             self._dragged_handle = False
-            return
+            return consumed
         x, y = self._display_pos(event)
         if abs(x - press[0]) > CLICK_SLOP or abs(y - press[1]) > CLICK_SLOP:
-            return  # an orbit, not a click
+            return orbiting  # an orbit, not a click
         node_id = self.visual.pick(x, y)
         self.sig_picked.emit(node_id, self._press_additive)
+        return orbiting
 
-    def _on_move(self, event: QMouseEvent) -> None:
-        if event.buttons() != Qt.MouseButton.NoButton or self._handle.dragging:
-            return
-        self._hover_pos = self._display_pos(event)
+    def _on_move(self, event: QMouseEvent) -> bool:
+        pos = self._display_pos(event)
+        if self._handle.dragging:
+            self._handle.move(*pos)
+            self.request_render()
+            return True
+        if self._dragged_handle:
+            return True  # Esc cancelled the drag: the button is still down, keep the camera
+        if self._orbit_from is not None:
+            x0, y0 = self._orbit_from
+            self._orbit_from = pos
+            turntable(self._renderer, pos[0] - x0, pos[1] - y0)
+            self.request_render()
+            return True
+        if event.buttons() != Qt.MouseButton.NoButton:
+            return False
+        if self._handle.enabled and self._handle.hover(*pos):
+            self.request_render()
+        if self._handle.hovered is not None:
+            self._hover_timer.stop()
+            self._set_part_hover(None)
+            return False
+        self._hover_pos = pos
         if not self._hover_timer.isActive():
             self._hover_timer.start()
+        return False
 
     def _do_hover(self) -> None:
         if self._hover_pos is None or self._closed or self._press is not None:
             return
-        node_id = self.visual.pick(*self._hover_pos)
+        self._set_part_hover(self.visual.pick(*self._hover_pos))
+
+    def _set_part_hover(self, node_id: str | None) -> None:
         if node_id != self._hover:
             self._hover = node_id
-            self.visual.set_hover(node_id)
+            # A floor slab or a wall is the backdrop: tinting it would flood the whole hall.
+            lit = None if node_id is None or self.visual.is_backdrop(node_id) else node_id
+            self.visual.set_hover(lit)
             self.sig_hovered.emit(node_id)
             self.request_render()
 

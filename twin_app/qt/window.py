@@ -31,13 +31,14 @@ from PySide6.QtCore import QByteArray, QProcess, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QDialog,
     QDockWidget,
     QDoubleSpinBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMenu,
+    QMessageBox,
     QPushButton,
     QToolButton,
     QVBoxLayout,
@@ -47,7 +48,7 @@ from PySide6.QtWidgets import (
 from twin_app.core.changes import ChangeSet
 from twin_app.core.errors import InvalidOp, UndoConflict
 from twin_app.core.ids import ROOT_ID
-from twin_app.core.ops import Op, SetField
+from twin_app.core.ops import AddNode, Op, SetField
 from twin_app.core.permissions import refusal
 from twin_app.core.store import PendingOp
 from twin_app.core.undo import UndoEntry, expectations
@@ -86,13 +87,20 @@ class MainWindow(QMainWindow):
     """The Twinroom desktop window for one room."""
 
     sig_scene_ready = Signal()  # every mesh in the document is here and drawn once
+    sig_keep_hosting = Signal()  # closing, but the room it hosts should stay open for others
 
     def __init__(self, client: ClientLike, bridge: ClientBridge, *, settings: QSettings,
                  room: str = "demo", name: str = "You",
                  color: tuple[float, float, float] = (0.2, 0.5, 0.9),
                  share: ShareInfo | None = None, endpoint: str = "",
+                 hosts_room: bool = False,
                  local_server: LocalServer | None = None) -> None:
+        """``hosts_room``: the room is served from this process (the embedded server), so
+        closing the window would end it for everyone."""
         super().__init__()
+        self.hosts_room = hosts_room
+        self._close_decided = False
+        self.close_box: QMessageBox | None = None
         self.client = client
         self.bridge = bridge
         self.settings = settings
@@ -109,7 +117,8 @@ class MainWindow(QMainWindow):
         self.selection: list[str] = []
         self._drag: dict[str, Any] | None = None
         self._ready_emitted = False
-        self.setWindowTitle(f"Twinroom — {room}")
+        # Qt appends the application display name: "demo — Ada Lin — Twinroom".
+        self.setWindowTitle(f"{room} — {name}")
         self.resize(1400, 880)
 
         # -- central area: viewport + toasts -------------------------------------------
@@ -144,7 +153,8 @@ class MainWindow(QMainWindow):
                          Qt.Orientation.Vertical)
         self.resizeDocks([self.docks["Inspector"], self.docks["Comments"]], [600, 240],
                          Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["Scene"], self.docks["Inspector"]], [280, 340],
+        # Wide enough for the names of a plant two levels deep and for the people list.
+        self.resizeDocks([self.docks["Scene"], self.docks["Inspector"]], [330, 330],
                          Qt.Orientation.Horizontal)
 
         self._build_actions()
@@ -238,6 +248,14 @@ class MainWindow(QMainWindow):
         self.act_mode_select.setChecked(True)
         self.act_snap = a("S&nap", self.set_snapping, "Ctrl+Shift+X",
                           "Snap moves and rotations to the step sizes", checkable=True)
+        self.orbit_group = QActionGroup(self)
+        self.orbit_actions: dict[str, QAction] = {}
+        for style, tip in (("turntable", "Left-drag turns about the vertical axis; Z stays up"),
+                           ("trackball", "Left-drag tumbles freely in every direction")):
+            act = a(style.capitalize(), lambda on, s=style: on and self.set_orbit(s), None, tip,
+                    checkable=True)
+            self.orbit_group.addAction(act)
+            self.orbit_actions[style] = act
         self.theme_group = QActionGroup(self)
         self.theme_actions: dict[str, QAction] = {}
         for mode in MODES:
@@ -250,6 +268,9 @@ class MainWindow(QMainWindow):
         self.act_stop_follow = a("Stop &Following", self.presence.stop_following, None)
         self.act_identity = a("Your &Name…", self.edit_identity, None,
                               "Change the name others see (used when you next join)")
+        self.act_help = a("Twinroom &Help", self.show_help, QKeySequence.StandardKey.HelpContents,
+                          "Mouse, keys and how to invite someone")
+        self.act_about = a("&About Twinroom", self.show_about)
 
     def _build_menus(self) -> None:
         mb = self.menuBar()
@@ -279,6 +300,9 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         for act in (self.act_mode_select, self.act_mode_move, self.act_mode_rotate, self.act_snap):
             m.addAction(act)
+        orbit = m.addMenu("&Orbit")
+        for act in self.orbit_actions.values():
+            orbit.addAction(act)
         m.addSeparator()
         theme = m.addMenu("&Theme")
         for act in self.theme_actions.values():
@@ -292,7 +316,8 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(self.act_identity)
         m = mb.addMenu("&Help")
-        m.addAction(self._act("Keyboard Shortcuts", self.show_shortcuts, "F1"))
+        m.addAction(self.act_help)
+        m.addAction(self.act_about)
 
     def _build_toolbar(self) -> None:
         tb = self.addToolBar("Main")
@@ -362,14 +387,22 @@ class MainWindow(QMainWindow):
         self.bell.clicked.connect(self._on_bell_clicked)
         sb.addPermanentWidget(self.bell)
 
-    def _connect(self) -> None:
+    def _bridge_slots(self) -> list[tuple[Any, Any]]:
         b = self.bridge
-        b.sig_changes.connect(self._on_store_changes)
-        b.sig_state.connect(self._on_client_state)
-        b.sig_nack.connect(self._on_client_nack)
-        b.sig_error.connect(self._on_client_error)
-        b.sig_peers.connect(self.presence.on_peers)
-        b.sig_asset.connect(self._on_asset_arrived)
+        return [(b.sig_changes, self._on_store_changes), (b.sig_state, self._on_client_state),
+                (b.sig_nack, self._on_client_nack), (b.sig_error, self._on_client_error),
+                (b.sig_peers, self.presence.on_peers), (b.sig_asset, self._on_asset_arrived)]
+
+    def _disconnect(self) -> None:
+        if self._bridged:
+            self._bridged = False
+            for signal, slot in self._bridge_slots():
+                signal.disconnect(slot)
+
+    def _connect(self) -> None:
+        self._bridged = True
+        for signal, slot in self._bridge_slots():
+            signal.connect(slot)
         self.outline.sig_selection.connect(lambda ids: self.set_selection(ids, source="tree"))
         self.outline.sig_activated.connect(lambda nid: self._fit_to([nid]))
         self.inspector.sig_message.connect(lambda text: self.show_message(text, "warning"))
@@ -400,6 +433,8 @@ class MainWindow(QMainWindow):
         self.snap_rot.setValue(float(s.value("snap/rotate", 15.0)))  # type: ignore[arg-type]
         self.act_snap.setChecked(snapping)
         self._apply_snap_steps()
+        orbit = str(s.value("view/orbit", "turntable"))
+        self.orbit_actions.get(orbit, self.orbit_actions["turntable"]).setChecked(True)
         theme = str(s.value("view/theme", "system"))
         self.theme_actions.get(theme, self.theme_actions["system"]).setChecked(True)
 
@@ -443,7 +478,21 @@ class MainWindow(QMainWindow):
         QProcess.startDetached(sys.executable, args)
         self.show_message(f"Opening room {room} at {endpoint} in a new window…")
 
+    def others_in_room(self) -> list[str]:
+        """Names of the other people in the room now."""
+        own = getattr(self.client, "session", None)
+        return sorted(str(getattr(p, "name", "") or "someone")
+                      for s, p in self.client.peers.items() if s != own)
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        others = self.others_in_room() if self.hosts_room and not self._close_decided else []
+        if others:
+            # Closing would end the room for them: ask first (window-modal, not blocking).
+            event.ignore()
+            self._ask_before_closing(others)
+            return
+        self._close_decided = True
+        self._disconnect()  # the client may live on (hosting in the background)
         self.save_settings()
         self._status_timer.stop()
         self._drag_timer.stop()
@@ -451,9 +500,45 @@ class MainWindow(QMainWindow):
         self.viewport.close()
         super().closeEvent(event)
 
+    def _ask_before_closing(self, others: list[str]) -> None:
+        if self.close_box is not None:
+            self.close_box.raise_()
+            return
+        who = others[0] if len(others) == 1 else f"{others[0]} and {len(others) - 1} other" \
+            + ("s" if len(others) > 2 else "")
+        verb = "is" if len(others) == 1 else "are"
+        box = QMessageBox(QMessageBox.Icon.Warning, "Others are in this room",
+                          f"{who} {verb} still in room “{self.room}”. It is hosted on this "
+                          "computer: if Twinroom stops, the room closes for them.", parent=self)
+        keep = box.addButton("Keep Hosting in the Background",
+                             QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Close the Room", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(keep)
+        box.setInformativeText("In the background the room stays open without a window until "
+                               "the last person leaves.")
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+
+        def decided(_result: int) -> None:
+            self.close_box = None
+            clicked = box.clickedButton()
+            role = box.buttonRole(clicked) if clicked is not None else None
+            if role == QMessageBox.ButtonRole.RejectRole or clicked is None:
+                return
+            self._close_decided = True
+            if clicked is keep:
+                self.sig_keep_hosting.emit()
+            self.close()
+
+        box.finished.connect(decided)
+        self.close_box = box
+        box.open()
+
     # ================================================================== editing ==
-    def dispatch(self, op: Op, label: str) -> PendingOp | None:
-        """Submit a user edit; show (and swallow) a refusal. Returns the pending op."""
+    def dispatch(self, op: Op, label: str, *, undoable: bool = True) -> PendingOp | None:
+        """Submit a user edit; show (and swallow) a refusal. Returns the pending op, or
+        ``None`` if it was refused. ``undoable=False`` keeps it out of the undo history
+        (shared structure such as the comments container, which others build on)."""
         role = getattr(self.client, "role", None) or "owner"
         why = refusal(role, op, self.client.store.doc)
         if why is not None:
@@ -464,6 +549,9 @@ class MainWindow(QMainWindow):
         except InvalidOp as exc:
             self.show_message(f"Could not {label[:1].lower() + label[1:]}: {exc}", "error")
             return None
+        if not undoable:
+            undo = self.client.store.history.undo_entries
+            undo[:] = [e for e in undo if e is not pending.entry]
         self._update_edit_actions()
         return pending
 
@@ -542,10 +630,16 @@ class MainWindow(QMainWindow):
                             and not doc.is_ancestor(commands.COMMENTS_ID, n.id)])
 
     def start_comment(self) -> None:
-        """Show the Comments panel with its editor focused."""
+        """Post the text in the Comments editor, or show the editor focused to write one."""
         self.docks["Comments"].show()
         self.docks["Comments"].raise_()
+        if self.comments.editor.toPlainText().strip():
+            self.comments.add_thread()
+            return
         self.comments.editor.setFocus()
+        where = (f"on {commands.display_name(self.client.store.doc, self.selection[0])}"
+                 if self.selection else "at the point you look at")
+        self.statusBar().showMessage(f"Write your comment {where}, then press Ctrl+Enter", 8000)
 
     # ============================================================== selection ==
     def set_selection(self, ids: Sequence[str], source: str = "") -> None:
@@ -709,6 +803,9 @@ class MainWindow(QMainWindow):
             self._check_ready()
 
     def _on_client_nack(self, pending: PendingOp, code: str, reason: str) -> None:
+        if (code == "exists" and isinstance(pending.op, AddNode)
+                and pending.op.node.id == commands.COMMENTS_ID):
+            return  # someone created it a moment before us: our comment lands in theirs
         self.show_message(f"Your change “{pending.label}” was refused: {reason}", "error")
         self._update_edit_actions()
 
@@ -839,15 +936,29 @@ class MainWindow(QMainWindow):
         self.update_status()
         self.show_share()
 
-    def show_shortcuts(self) -> None:
-        """List the keyboard shortcuts in a toast-free dock-less popup."""
-        acts = [a for a in self.findChildren(QAction) if not a.shortcut().isEmpty()]
-        lines = sorted({f"{a.shortcut().toString():<16} {a.text().replace('&', '')}"
-                        for a in acts})
-        menu = QMenu(self)
-        for line in lines:
-            menu.addAction(line).setEnabled(False)
-        menu.popup(self.mapToGlobal(self.rect().center()))
+    def show_help(self) -> QDialog:
+        """Open the help page (mouse, keys, inviting someone) beside the window."""
+        from twin_app.qt.help import HelpDialog
+
+        dlg = HelpDialog(self.findChildren(QAction), self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.show()
+        return dlg
+
+    def show_about(self) -> QMessageBox:
+        """Show the version and licence."""
+        from twin_app.qt.help import about_html
+
+        box = QMessageBox(QMessageBox.Icon.Information, "About Twinroom", about_html(),
+                          QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        return box
+
+    def set_orbit(self, style: str) -> None:
+        """Orbit as a Z-up turntable or a free trackball, and remember it."""
+        self.viewport.set_orbit(style)
+        self.settings.setValue("view/orbit", style)
 
     def set_theme(self, mode: str) -> None:
         """Switch the theme (system, light or dark) and remember it."""
@@ -917,12 +1028,30 @@ class MainWindow(QMainWindow):
         self.importer.start(path)
 
     def _apply_import(self, result: Any) -> list[str] | None:
+        """Add an import where the user is looking: standing on the floor, clear of other
+        equipment, then selected and framed."""
+        import numpy as np
+
+        from twin_app.core import xform
         from twin_app.io.importers import import_ops
 
         doc = self.client.store.doc
         for blob in result.blobs.values():
             self.client.assets.put(blob)
-        batch = import_ops(result, doc, ROOT_ID, None)
+        lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
+        for part in result.parts:
+            b = part.bbox
+            corners = np.array([[x, y, z, 1.0] for x in (b[0], b[3]) for y in (b[1], b[4])
+                                for z in (b[2], b[5])])
+            world = corners @ xform.matrix(part.transform).T
+            lo, hi = np.minimum(lo, world[:, :3].min(0)), np.maximum(hi, world[:, :3].max(0))
+        at = None
+        if np.all(np.isfinite(lo)):
+            x, y = commands.free_spot(hi - lo, self.viewport.floor_point(),
+                                      self.viewport.visual.occupied)
+            center = (lo + hi) / 2
+            at = (float(x - center[0]), float(y - center[1]), float(-lo[2]))
+        batch = import_ops(result, doc, ROOT_ID, at)
         label = f"Import {result.source}"
         if self.dispatch(batch, label) is None:
             return None
@@ -947,17 +1076,25 @@ class MainWindow(QMainWindow):
             self.export_path(Path(path))
 
     def export_path(self, path: Path) -> int:
-        """Write the scene to ``path`` as GLB; returns the number of parts written."""
-        from twin_app.io import export_glb
+        """Write the scene to ``path`` as GLB and say so; returns the number of parts written
+        (0 and an error notice if it could not be written)."""
+        from twin_app.io.exporters import MeshExportError, export_glb
 
         t0 = time.perf_counter()
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            n = int(export_glb(self.client.store.doc, self.client.assets.get, path))
-        except (OSError, ValueError) as exc:
+            summary = export_glb(self.client.store.doc, self.client.assets.get, path)
+        except MeshExportError as exc:
             self.show_message(f"Export failed: {exc}", "error")
             return 0
-        self.show_message(f"Exported {n} parts to {path.name} in {time.perf_counter() - t0:.1f} s",
-                          "success")
+        finally:
+            QApplication.restoreOverrideCursor()
+        n = summary.parts
+        text = (f"Exported {n} part{'s' if n != 1 else ''} to {path.name} "
+                f"in {time.perf_counter() - t0:.1f} s")
+        if summary.missing:
+            text += f" ({summary.missing} left out: their meshes have not arrived yet)"
+        self.show_message(text, "warning" if summary.missing else "success")
         return n
 
     def connect_dialog(self) -> None:

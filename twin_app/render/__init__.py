@@ -18,6 +18,7 @@ from twin_app.render.views import (
     camera_tuple,
     fit,
     set_standard_view,
+    turntable,
 )
 
 __all__ = [
@@ -33,4 +34,5 @@ __all__ = [
     "fit",
     "set_standard_view",
     "snap_delta",
+    "turntable",
 ]

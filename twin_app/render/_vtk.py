@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import vtkmodules.vtkRenderingOpenGL2  # noqa: F401  (registers the OpenGL implementations)
 from vtkmodules.util.numpy_support import numpy_to_vtk, numpy_to_vtkIdTypeArray, vtk_to_numpy
+from vtkmodules.vtkCommonComputationalGeometry import vtkParametricTorus
 from vtkmodules.vtkCommonCore import vtkObject, vtkPoints
 from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkMultiBlockDataSet, vtkPolyData
 from vtkmodules.vtkCommonMath import vtkMatrix4x4
 from vtkmodules.vtkCommonTransforms import vtkTransform
-from vtkmodules.vtkInteractionWidgets import (
-    vtkBoxRepresentation,
-    vtkBoxWidget2,
-    vtkOrientationMarkerWidget,
+from vtkmodules.vtkFiltersSources import (
+    vtkArrowSource,
+    vtkParametricFunctionSource,
+    vtkPlaneSource,
 )
+from vtkmodules.vtkInteractionWidgets import vtkOrientationMarkerWidget
 from vtkmodules.vtkRenderingAnnotation import vtkAxesActor
 from vtkmodules.vtkRenderingCore import (
     vtkActor,
@@ -34,10 +36,9 @@ __all__ = [
     "numpy_to_vtk",
     "numpy_to_vtkIdTypeArray",
     "vtkActor",
+    "vtkArrowSource",
     "vtkAxesActor",
     "vtkBillboardTextActor3D",
-    "vtkBoxRepresentation",
-    "vtkBoxWidget2",
     "vtkCellArray",
     "vtkCellPicker",
     "vtkCompositeDataDisplayAttributes",
@@ -46,6 +47,9 @@ __all__ = [
     "vtkMultiBlockDataSet",
     "vtkObject",
     "vtkOrientationMarkerWidget",
+    "vtkParametricFunctionSource",
+    "vtkParametricTorus",
+    "vtkPlaneSource",
     "vtkPoints",
     "vtkPolyData",
     "vtkPolyDataMapper",

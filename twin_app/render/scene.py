@@ -87,6 +87,7 @@ SELECT_TINT = 0.35
 HOVER_TINT = 0.25
 PLACEHOLDER_COLOR: tuple[float, float, float] = (0.60, 0.66, 0.76)
 PLACEHOLDER_OPACITY = 0.35
+BACKDROP_SPAN = 0.6  # a part spanning this much of the plant on two axes is backdrop
 OUTLINE_PAD = 0.01  # outlines sit 1 % (+1 mm) outside the part so they are not buried
 _GEOMETRY_FIELDS = frozenset({"transform", "parent"})
 _VISIBILITY_FIELDS = frozenset({"visible", "parent"})
@@ -474,6 +475,35 @@ class SceneVisual:
     def selection_outline_count(self) -> int:
         """Number of outline segments drawn for the own selection."""
         return self._sel_lines.line_count
+
+    def occupied(self, box: Sequence[float]) -> bool:
+        """True if the world box ``(xmin, ymin, zmin, xmax, ymax, zmax)`` overlaps a visible
+        part other than the backdrop (floor, walls)."""
+        lo, hi = np.asarray(box[:3]), np.asarray(box[3:])
+        for nid, block in self._blocks.items():
+            if not block.visible:
+                continue
+            b = block.pd.GetBounds()
+            if np.all(lo < (b[1], b[3], b[5])) and np.all(hi > (b[0], b[2], b[4])) \
+                    and not self.is_backdrop(nid):
+                return True
+        return False
+
+    def is_backdrop(self, node_id: str) -> bool:
+        """True for a part that spans most of the plant on two axes (a floor slab, a hall
+        wall): hovering it should not light it up."""
+        block = self._blocks.get(node_id)
+        scene = self.scene_bounds()
+        if block is None or scene is None:
+            return False
+        b = block.pd.GetBounds()
+        spans = sum(1 for i in (0, 2, 4) if scene[i + 1] - scene[i] > 1e-9
+                    and b[i + 1] - b[i] >= BACKDROP_SPAN * (scene[i + 1] - scene[i]))
+        return spans >= 2
+
+    def peer_names(self) -> dict[str, str]:
+        """Session → name of every person drawn (outline, frustum and name label)."""
+        return {s: p.name for s, p in self._peers.items()}
 
     def peer_line_count(self, session: str) -> int:
         """Number of line segments drawn for a peer (outlines + frustum); 0 if unknown."""

@@ -36,6 +36,7 @@ STANDARD_VIEWS: dict[str, tuple[tuple[float, float, float], tuple[float, float, 
 }
 GRID_COLOR = (0.55, 0.57, 0.60)
 DEFAULT_BOUNDS = (-5.0, 5.0, -5.0, 5.0, 0.0, 2.0)
+TURNTABLE_DEG_PER_PX = 0.4
 
 
 class ViewError(ValueError):
@@ -79,12 +80,52 @@ def set_standard_view(renderer: vtkRenderer, name: str,
     fit(renderer, bounds)
 
 
-def fit(renderer: vtkRenderer, bounds: Sequence[float] | None = None) -> None:
-    """Keep the view direction and frame ``bounds`` (VTK order) or every visible prop."""
+def fit(renderer: vtkRenderer, bounds: Sequence[float] | None = None,
+        margin: float = 0.0) -> None:
+    """Keep the view direction and frame ``bounds`` (VTK order) or every visible prop,
+    grown by ``margin`` times their size on every side."""
     if bounds is None:
         renderer.ResetCamera()
     else:
-        renderer.ResetCamera(*bounds)
+        b = [float(v) for v in bounds]
+        for i in (0, 2, 4):
+            grow = (b[i + 1] - b[i]) * margin
+            b[i] -= grow
+            b[i + 1] += grow
+        renderer.ResetCamera(*b)
+    renderer.ResetCameraClippingRange()
+
+
+def turntable(renderer: vtkRenderer, dx: float, dy: float,
+              degrees_per_pixel: float = TURNTABLE_DEG_PER_PX) -> None:
+    """Orbit the camera like a turntable about the focal point, the scene following the
+    mouse: a horizontal drag of ``dx`` pixels turns about the world Z axis, a vertical drag
+    of ``dy`` pixels (display pixels, up positive) tilts, stopping straight above or below.
+    Z stays up on screen, so a drag never turns the plant upside down."""
+    cam = renderer.GetActiveCamera()
+    f = np.asarray(cam.GetFocalPoint(), dtype=np.float64)
+    offset = np.asarray(cam.GetPosition(), dtype=np.float64) - f
+    up = np.asarray(cam.GetViewUp(), dtype=np.float64)
+    dist = float(np.linalg.norm(offset))
+    if dist <= 0:
+        return
+    polar = math.acos(float(np.clip(offset[2] / dist, -1.0, 1.0)))
+    # The horizontal direction from the focal point to the camera; straight above or
+    # below it is the one the screen's up points away from (or towards).
+    h = offset[:2].copy()
+    if float(np.linalg.norm(h)) < 1e-9 * dist:
+        h = -up[:2] if polar < math.pi / 2 else up[:2].copy()
+    if float(np.linalg.norm(h)) < 1e-12:
+        h = np.array((0.0, -1.0))
+    h /= np.linalg.norm(h)
+    turn = math.radians(-dx * degrees_per_pixel)
+    c, s = math.cos(turn), math.sin(turn)
+    h = np.array((c * h[0] - s * h[1], s * h[0] + c * h[1]))
+    polar = min(max(polar + math.radians(dy * degrees_per_pixel), 0.0), math.pi)
+    horizontal = np.array((h[0], h[1], 0.0))
+    z = np.array((0.0, 0.0, 1.0))
+    cam.SetPosition(*(f + dist * (math.sin(polar) * horizontal + math.cos(polar) * z)))
+    cam.SetViewUp(*(math.sin(polar) * z - math.cos(polar) * horizontal))
     renderer.ResetCameraClippingRange()
 
 
