@@ -40,14 +40,16 @@ def collaboration(tmp: Path) -> None:
     app = QApplication.instance() or QApplication([])
     bridge = ClientBridge()
     ada = SyncClient(server.endpoint, "demo", server.owner_token, "Ada Lin",
-                     state_dir=tmp / "collab" / "ada", color=(0.85, 0.3, 0.3), wakeup=bridge.wakeup)
+                     state_dir=tmp / "collab" / "ada", color=(0.85, 0.3, 0.3), wakeup=bridge.wakeup,
+                     server_key=server.server_key)
     bridge.attach(ada)
     window = MainWindow(ada, bridge, settings=QSettings(str(tmp / "collab.ini"), QSettings.Format.IniFormat),
                         room="demo", name="Ada Lin", color=(0.85, 0.3, 0.3), endpoint=server.endpoint)
     window.resize(1500, 920)
     window.show()
     ada.start()
-    bo = SyncClient(server.endpoint, "demo", server.share_token, "Bo Chen (Site B)", color=(0.2, 0.6, 0.95))
+    bo = SyncClient(server.endpoint, "demo", server.share_token, "Bo Chen (Site B)", color=(0.2, 0.6, 0.95),
+                    server_key=server.server_key)
     bo.start()
 
     def pump(seconds: float) -> None:

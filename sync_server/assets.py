@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from pathlib import Path
 
+from twin_app.core.ids import content_hash, is_content_hash
+
 CHUNK = 256 * 1024
-_HASH_RE = re.compile(r"[0-9a-f]{64}")
 
 
 class AssetError(ValueError):
@@ -31,7 +31,7 @@ class AssetStore:
         root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, digest: str) -> Path:
-        if not _HASH_RE.fullmatch(digest):
+        if not is_content_hash(digest):
             raise AssetError(f"not a SHA-256 hex digest: {digest[:80]!r}")
         return self.root / digest[:2] / digest
 
@@ -96,7 +96,7 @@ class AssetStore:
 
     def put(self, digest: str, blob: bytes) -> None:
         """Store a whole blob at once (seeding, import). Raises ``AssetError``."""
-        if hashlib.sha256(blob).hexdigest() != digest:
+        if content_hash(blob) != digest:
             raise AssetError("blob does not match its hash")
         path = self._path(digest)
         if not path.exists():

@@ -5,7 +5,7 @@
     twin-sync compact --data DIR [ROOM …]      shrink room logs (server stopped)
     twin-sync export --data DIR ROOM FILE      write a room (document + meshes) to a .twinroom file
     twin-sync keygen DIR                       make CurveZMQ key pairs (server + one client)
-    twin-sync token --data DIR --role ROLE     add an access token to DIR/tokens.toml and print it
+    twin-sync token --data DIR --role ROLE     make an access token, print it, keep its hash in DIR/tokens.toml
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     cfg = ServerConfig(data_dir=data, bind=args.bind)
     cfg.grants.update(load_tokens(data / "tokens.toml"))
     for text in args.token or []:
-        value, grant = parse_grant_arg(text)
-        cfg.grants[value] = grant
+        digest, grant = parse_grant_arg(text)
+        cfg.grants[digest] = grant
     if not cfg.grants:
         _out("twin-sync: no tokens configured; add one with `twin-sync token` or --token VALUE:ROLE")
         return 2

@@ -2,13 +2,18 @@
 
 Access is by **token**: each token grants one role (owner, designer, instructor, operator,
 viewer) in some rooms (or all). Tokens come from ``<data>/tokens.toml`` (written by
-``twin-sync token``) and from ``--token VALUE:ROLE`` on the command line::
+``twin-sync token``) and from ``--token VALUE:ROLE`` on the command line. The file keeps
+only a hash of each token, never the secret itself (a copied file grants nothing)::
 
     [[token]]
-    value = "k3F…"          # the secret a client sends in HELLO
+    hash = "sha256:9f2c…"   # token_hash() of the secret a client sends in HELLO
     role = "designer"
     rooms = ["*"]           # or a list of room names
     label = "Site B"        # free text, shown in logs
+
+An entry with a plain ``value = "…"`` (files written before hashes) is rewritten with its
+hash the first time the file is loaded. Tokens are 144 random bits, so one SHA-256 is as
+good as a slow password hash here. Grants are keyed by ``token_hash``.
 
 CurveZMQ encryption is enabled by giving the server its secret key file
 (``twin-sync keygen``); clients then need the server's public key.
@@ -16,7 +21,9 @@ CurveZMQ encryption is enabled by giving the server its secret key file
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import secrets
 import tomllib
 from dataclasses import dataclass, field
@@ -84,8 +91,13 @@ class ServerConfig:
         return self.data_dir / "assets"
 
 
+def token_hash(token: str) -> str:
+    """Return how a token is stored and looked up: ``"sha256:"`` + 64 hex digits."""
+    return "sha256:" + hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
 def parse_grant_arg(text: str) -> tuple[str, Grant]:
-    """Parse ``VALUE:ROLE[:room1,room2]`` from the command line."""
+    """Parse ``VALUE:ROLE[:room1,room2]`` from the command line; return (token hash, grant)."""
     parts = text.split(":")
     if len(parts) not in (2, 3) or not parts[0]:
         raise ValueError(f"--token wants VALUE:ROLE[:ROOM,…], got {text!r}")
@@ -93,11 +105,31 @@ def parse_grant_arg(text: str) -> tuple[str, Grant]:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r} (one of {', '.join(ROLES)})")
     rooms = frozenset(parts[2].split(",")) if len(parts) == 3 and parts[2] != "*" else None
-    return parts[0], Grant(role, rooms)
+    return token_hash(parts[0]), Grant(role, rooms)
+
+
+def _entry(digest: str, role: str, rooms: list[str], label: str) -> str:
+    room_list = ", ".join(json.dumps(r) for r in rooms)
+    return (f"\n[[token]]\nhash = {json.dumps(digest)}\nrole = {json.dumps(role)}\n"
+            f"rooms = [{room_list}]\nlabel = {json.dumps(label)}\n")
+
+
+def _write_private(path: Path, text: str) -> None:
+    # Write then rename, created 0600: the file is never readable by others, not even
+    # for a moment, and a crash leaves the old file or the new one.
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
 
 
 def load_tokens(path: Path) -> dict[str, Grant]:
-    """Read a tokens.toml file (missing file = no tokens). Raises ``ValueError``."""
+    """Read a tokens.toml file; return grants keyed by ``token_hash``.
+
+    A missing file means no tokens. Entries with a plain ``value`` are migrated: the file
+    is rewritten (0600) with their hashes. Raises ``ValueError`` for a malformed file.
+    """
     if not path.exists():
         return {}
     try:
@@ -105,26 +137,35 @@ def load_tokens(path: Path) -> dict[str, Grant]:
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path}: {exc}") from exc
     grants: dict[str, Grant] = {}
+    entries: list[str] = []
+    plain = False
     for entry in data.get("token", []):
-        value, role = entry.get("value"), entry.get("role")
-        if not isinstance(value, str) or role not in ROLES:
-            raise ValueError(f"{path}: each [[token]] needs a value and a role in {ROLES}")
+        value, digest, role = entry.get("value"), entry.get("hash"), entry.get("role")
+        if isinstance(value, str) and value:
+            digest, plain = token_hash(value), True
+        if not isinstance(digest, str) or not digest.startswith("sha256:") or role not in ROLES:
+            raise ValueError(f"{path}: each [[token]] needs a hash (or a value) and a role in {ROLES}")
         rooms = entry.get("rooms", ["*"])
-        grants[value] = Grant(role, None if "*" in rooms else frozenset(rooms), entry.get("label", ""))
+        label = str(entry.get("label", ""))
+        grants[digest] = Grant(role, None if "*" in rooms else frozenset(rooms), label)
+        entries.append(_entry(digest, role, list(rooms), label))
+    if plain:
+        _write_private(path, "# Access tokens (hashes only; `twin-sync token` adds one).\n" + "".join(entries))
     return grants
 
 
 def add_token(path: Path, role: str, rooms: list[str] | None, label: str = "") -> str:
-    """Create a new random token with ``role`` in ``rooms`` (None = all), append it, return it."""
+    """Create a new random token with ``role`` in ``rooms`` (None = all); return it.
+
+    Only its hash is appended to ``path``: show the returned secret to its owner now,
+    it cannot be read back later. Raises ``ValueError`` for an unknown role.
+    """
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r} (one of {', '.join(ROLES)})")
     value = secrets.token_urlsafe(18)
-    room_list = ", ".join(json.dumps(r) for r in (rooms or ["*"]))
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(
-            f"\n[[token]]\nvalue = {json.dumps(value)}\nrole = {json.dumps(role)}\n"
-            f"rooms = [{room_list}]\nlabel = {json.dumps(label)}\n"
-        )
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as fh:
+        fh.write(_entry(token_hash(value), role, rooms or ["*"], label))
     path.chmod(0o600)
     return value

@@ -52,7 +52,7 @@ import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
 from sync_server.assets import CHUNK, AssetError, AssetStore
-from sync_server.config import Grant, ServerConfig
+from sync_server.config import Grant, ServerConfig, token_hash
 from sync_server.roomlog import Entry, Keyframe, RoomLog
 from twin_app import __version__, protocol
 from twin_app.core import roomfile, snapshot
@@ -127,13 +127,24 @@ class Session:
     presence: dict[str, Any] = field(default_factory=dict)
     rtt_ms: float | None = None
     seq: int = 0
+    # The client seq of an edit refused for a transient reason (0 = none): later edits
+    # are refused with the same code until it is resent, so a client's edits are still
+    # applied in its order and none is overtaken by the ones after it.
+    held: int = 0
+    held_code: str = ""
+    behind_sent: int = 0  # ``behind`` in the last record sent to the room
+
+    def behind(self) -> int:
+        """Ops of the room this client has not confirmed (``HEARTBEAT.head_seq``)."""
+        return max(0, self.room.head - self.seq) if self.room else 0
 
     def record(self) -> dict[str, Any]:
         """The peer record other members receive in PRESENCE."""
+        self.behind_sent = self.behind()
         rec: dict[str, Any] = {
             "session": self.id, "client_id": self.client_id, "name": self.name,
             "role": self.grant.role, "color": self.color, "rtt_ms": self.rtt_ms,
-            "behind": max(0, self.room.head - self.seq) if self.room else 0,
+            "behind": self.behind_sent,
         }
         rec.update(self.presence)
         return rec
@@ -429,13 +440,19 @@ class Server:
     # -- handlers ------------------------------------------------------------------------
     def _on_hello(self, rid: bytes, msg: Message, now: float) -> None:
         body = msg.body
-        grant = self.cfg.grants.get(body["token"])
+        grant = self.cfg.grants.get(token_hash(body["token"]))
         if grant is None:
             self._refuse(rid, protocol.E_AUTH, "unknown token")
             return
         old = self.sessions.pop(rid, None)
         if old is not None:
             self._leave(old)
+        # A client that reconnects gets a new connection; end the old one's session, so
+        # edits still queued on the old connection cannot be applied after (and overtake)
+        # the ones it resends on the new connection.
+        for stale in [s for s in self.sessions.values() if s.client_id == body["client_id"]]:
+            self.sessions.pop(stale.rid, None)
+            self._leave(stale)
         session = Session(
             rid, secrets.token_hex(6), body["client_id"], body["name"] or "anonymous",
             body.get("color"), grant, now, self.cfg.limits.ops_burst, now,
@@ -477,6 +494,7 @@ class Server:
             self._leave(session)
         session.room = room
         session.seq = room.head
+        session.held = 0  # after the snapshot the client resends every undecided edit, in order
         room.members[session.rid] = session
         self._send_snapshot(session)
         self._send(session.rid, protocol.PRESENCE, {
@@ -495,9 +513,12 @@ class Server:
         # The keyframe plus the ops after it, in one message: the client rebuilds the room
         # exactly at the head and the live stream continues from head + 1.
         tail = [e.item for e in room.ring_from(kf.seq + 1)]
+        # ``cseq``: this client's edits up to here are decided (each one sequenced is in
+        # this snapshot), so the client drops them instead of showing them pending for ever.
         self._send(session.rid, protocol.SNAPSHOT, {
             "room": room.name, "epoch": self.epoch, "seq": kf.seq, "hash": kf.hash,
             "nodes": kf.nodes, "chunks": len(kf.chunks), "ops": tail,
+            "cseq": room.last_cseq.get(session.client_id, 0),
         }, kf.chunks)
 
     def _send_ops(self, rid: bytes, entries: list[Entry]) -> None:
@@ -523,15 +544,27 @@ class Server:
             return
         cid = session.client_id
         if cseq <= room.last_cseq.get(cid, 0):
-            # A resend (after a reconnect or restart): acknowledge, never apply twice.
+            # A resend of an edit the room already applied: acknowledge, never apply twice.
+            # (A conforming client never resends one at or below its snapshot's ``cseq``,
+            # and a transient refusal holds back later edits, so this is always applied.)
             seq = room.recent.get((cid, cseq))
             if seq is not None and seq > room.durable:
                 room.acks.append((seq, rid, cseq))
             else:
                 self._send(rid, protocol.ACK, {"cseq": cseq, "seq": seq, "dup": True})
             return
+        if session.held:
+            if cseq > session.held:
+                nack(session.held_code, f"edit {session.held} was refused for now; resend it first")
+                return
+            session.held = 0
+
+        def refuse_for_now(code: str, reason: str) -> None:
+            session.held, session.held_code = cseq, code
+            nack(code, reason)
+
         if room.head - room.durable > self.cfg.limits.max_backlog or (room.storage_error and room.head > room.durable):
-            nack(protocol.E_STORAGE, f"the server cannot store edits right now ({room.storage_error or 'disk too slow'})")
+            refuse_for_now(protocol.E_STORAGE, f"the server cannot store edits right now ({room.storage_error or 'disk too slow'})")
             return
         try:
             op = op_from_wire(body["op"])
@@ -541,10 +574,14 @@ class Server:
         cost = count_ops(op)
         now = time.monotonic()
         lim = self.cfg.limits
+        if cost > lim.ops_burst:
+            # More than the bucket ever holds: waiting would not help, so not transient.
+            nack(protocol.E_TOO_LARGE, f"a batch of {cost} ops is more than the {lim.ops_burst:.0f} the server accepts at once")
+            return
         session.tokens = min(lim.ops_burst, session.tokens + (now - session.tokens_t) * lim.ops_per_s)
         session.tokens_t = now
         if cost > session.tokens:
-            nack(protocol.E_RATE, f"more than {lim.ops_per_s:.0f} ops/s; slow down")
+            refuse_for_now(protocol.E_RATE, f"more than {lim.ops_per_s:.0f} ops/s; slow down")
             return
         session.tokens -= cost
         why = refusal(session.grant.role, op, room.doc)
@@ -571,11 +608,18 @@ class Server:
         if room is None:
             self._refuse(session.rid, protocol.E_NOT_JOINED, "join a room first")
             return
-        first, last = msg.body["from_seq"], min(msg.body["to_seq"], room.head)
+        # The range is inclusive and clipped to what has been broadcast. Every CATCHUP is
+        # answered: by OPS (empty when nothing is in the range, e.g. from_seq > to_seq) or
+        # by a SNAPSHOT when the range is older than the ring.
+        first, last = msg.body["from_seq"], min(msg.body["to_seq"], self._broadcast_head(room))
         if first < 1 or not room.ring_covers(first):
             self._send_snapshot(session)  # older than the ring: start over from a snapshot
             return
-        self._send_ops(session.rid, [e for e in room.ring_from(first) if e.seq <= last])
+        entries = [e for e in room.ring_from(first) if e.seq <= last] if first <= last else []
+        if entries:
+            self._send_ops(session.rid, entries)
+        else:
+            self._send(session.rid, protocol.OPS, {"epoch": self.epoch, "first_seq": first, "ops": []})
 
     def _on_presence(self, session: Session, msg: Message) -> None:
         if session.room is None:
@@ -735,7 +779,8 @@ class Server:
                 newest: dict[bytes, tuple[int, int]] = {}
                 while acks and acks[0][0] <= value:
                     seq, rid, cseq = acks.popleft()
-                    newest[rid] = (cseq, seq)
+                    if rid not in newest or cseq > newest[rid][0]:
+                        newest[rid] = (cseq, seq)
                 for rid, (cseq, seq) in newest.items():
                     if rid in self.sessions:
                         self._send(rid, protocol.ACK, {"cseq": cseq, "seq": seq})
@@ -760,14 +805,22 @@ class Server:
             for rid in list(room.members):
                 self._send_frames(router, rid, frames)
 
+    @staticmethod
+    def _broadcast_head(room: Room) -> int:
+        """The last seq already handed to the members (ops of this loop turn go out at its end)."""
+        return room.head - len(room.outbox)
+
     def _hb_body(self, room: Room | None, t: Any = None) -> dict[str, Any]:
         body: dict[str, Any] = {"epoch": self.epoch}
         if t is not None:
             body["t"] = t
         if room is not None:
+            # ``head_seq`` never runs ahead of the OPS already sent on this connection, so a
+            # ping's answer cannot overtake the ops it counts (clients take head_seq > last
+            # as a lost tail). The hash may be of a later seq: ``hash_seq`` says which.
             body.update(
-                head_seq=room.head, durable_seq=room.durable, hash=room.doc.hash(),
-                hash_seq=room.head, storage_error=room.storage_error,
+                head_seq=self._broadcast_head(room), durable_seq=room.durable,
+                hash=room.doc.hash(), hash_seq=room.head, storage_error=room.storage_error,
             )
         return body
 
@@ -783,6 +836,11 @@ class Server:
         for room in self.rooms.values():
             if not room.members:
                 continue
+            for rid, session in room.members.items():
+                # A peer that says nothing still falls behind (or catches up): refresh the
+                # ``behind`` others see, without waiting for its next presence update.
+                if session.behind() != session.behind_sent:
+                    room.presence_dirty.add(rid)
             frames = protocol.encode(protocol.HEARTBEAT, self._hb_body(room))
             for rid in list(room.members):
                 self._send_frames(router, rid, frames)

@@ -10,6 +10,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from sync_server.embedded import read_listening_line
+
 TOKENS = {
     "owner-token": "owner",
     "designer-token": "designer",
@@ -41,7 +43,7 @@ class ServerProcess:
             args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        line = _readline(self.proc, timeout)
+        line = read_listening_line(self.proc, timeout)
         if not line.startswith("twin-sync listening on"):
             self.proc.kill()
             err = self.proc.stderr.read() if self.proc.stderr else ""
@@ -74,15 +76,6 @@ class ServerProcess:
             return self.proc.returncode if self.proc else 0
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout=30)
-
-
-def _readline(proc: subprocess.Popen[str], timeout: float) -> str:
-    out: list[str] = []
-    assert proc.stdout is not None
-    t = threading.Thread(target=lambda: out.append(proc.stdout.readline() if proc.stdout else ""), daemon=True)
-    t.start()
-    t.join(timeout)
-    return out[0].strip() if out else ""
 
 
 def wait_all(clients: list, predicate: Callable[[], bool], timeout: float = 20.0) -> bool:

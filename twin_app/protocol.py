@@ -80,6 +80,8 @@ E_NO_ROOM = "no_such_room"
 E_STORAGE = "storage_unavailable"
 E_INTERNAL = "internal"
 E_ASSET = "asset_error"
+# Refusals that say "not now", not "no": the client keeps the edit and resends it later.
+TRANSIENT = frozenset({E_RATE, E_STORAGE, E_NOT_JOINED})
 
 
 class ProtocolError(ValueError):
@@ -139,6 +141,11 @@ def _vec(n: int) -> Check:
     )
 
 
+def _unit3(v: Any) -> bool:
+    """A colour: exactly 3 finite numbers in 0..1."""
+    return _vec(3)(v) and all(0.0 <= x <= 1.0 for x in v)
+
+
 def _bool(v: Any) -> bool:
     return isinstance(v, bool)
 
@@ -159,7 +166,7 @@ SCHEMAS: dict[int, dict[str, tuple[Check, bool]]] = {
         "token": (_str(256), True),
         "client_id": (_ID, True),
         "name": (_str(64), True),
-        "color": (_opt(_vec(3)), False),
+        "color": (_opt(_unit3), False),
     },
     WELCOME: {
         "session": (_ID, True), "epoch": (_uint, True), "role": (_str(32), True),
@@ -169,9 +176,11 @@ SCHEMAS: dict[int, dict[str, tuple[Check, bool]]] = {
     SNAPSHOT: {
         "room": (_str(64), True), "epoch": (_uint, True), "seq": (_uint, True),
         "hash": (_HASH, True), "nodes": (_uint, True), "chunks": (_uint, True),
-        "ops": (_list(_any, 1 << 24), True),
+        "ops": (_list(_any, 1 << 24), True), "cseq": (_uint, False),
     },
-    SUBMIT: {"cseq": (_uint, True), "op": (lambda v: isinstance(v, list), True)},
+    # Any op value passes the schema: a malformed op is refused with a NACK naming the
+    # cseq (code ``malformed``), which the client can match to its edit.
+    SUBMIT: {"cseq": (_uint, True), "op": (_any, True)},
     ACK: {"cseq": (_uint, True), "seq": (_opt(_uint), True), "dup": (_bool, False)},
     NACK: {"cseq": (_uint, True), "code": (_str(64), True), "reason": (_str(1024), True)},
     OPS: {"epoch": (_uint, True), "first_seq": (_uint, True), "ops": (_list(_any, 1 << 20), True)},

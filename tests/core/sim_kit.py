@@ -2,7 +2,10 @@
 
 ``Simulation`` holds a sequencing ``Server`` (a Document plus a seq counter, applying ops in
 arrival order and refusing those that do not apply) and ``Replica`` clients wrapping a real
-``ClientStore``. Ops cross a real msgpack round trip. ``Simulation.check`` asserts that each
+``ClientStore``. Ops cross a real msgpack round trip. A replica can ask for a fresh snapshot
+on its connection (a resync: what is already on the way still arrives, before the snapshot)
+or reconnect (a new connection: what was on the way is lost, the snapshot comes first and
+the edits the server has not decided are sent again), as the network client does. ``Simulation.check`` asserts that each
 replica's document is exactly the server's state at its ``last_seq`` plus its pending ops;
 each replica's observer asserts that pending local values are what it shows.
 """
@@ -124,18 +127,22 @@ class Server:
     states: list[list[bytes]] = field(default_factory=list)
     hashes: list[str] = field(default_factory=list)
     rejected: int = 0
+    last_cseq: dict[str, int] = field(default_factory=dict)  # per client: last one applied
 
     def __post_init__(self) -> None:
         self.states.append(snapshot.encode(self.doc))
         self.hashes.append(self.doc.hash())
 
     def submit(self, client_id: str, cseq: int, wire: Any) -> tuple[Any, ...]:
+        # Clients send their edits in client-seq order and never resend a decided one.
+        assert cseq > self.last_cseq.get(client_id, 0), (client_id, cseq)
         try:
             apply(self.doc, op_from_wire(wire))
         except InvalidOp as exc:
             self.rejected += 1
             return ("nack", cseq, exc.code)
         self.seq += 1
+        self.last_cseq[client_id] = cseq
         self.states.append(snapshot.encode(self.doc))
         self.hashes.append(self.doc.hash())
         assert_tree_ok(self.doc)
@@ -143,6 +150,10 @@ class Server:
 
     def doc_at(self, seq: int) -> Document:
         return snapshot.decode(self.states[seq])
+
+    def snapshot(self, client_id: str) -> tuple[Any, ...]:
+        """The SNAPSHOT a joining client gets: the state now and its decided client seq."""
+        return ("snapshot", self.seq, self.states[self.seq], self.last_cseq.get(client_id, 0))
 
 
 class Replica:
@@ -206,6 +217,11 @@ class Replica:
 
     def receive(self) -> None:
         event = self.inbox.popleft()
+        if event[0] == "snapshot":
+            _, seq, state, decided = event
+            self.store.reset(snapshot.decode(state), seq, decided)
+            assert all(p.cseq > decided for p in self.store.pending)
+            return
         if event[0] == "nack":
             cseq = event[1]
             assert any(p.cseq == cseq for p in self.store.pending)
@@ -214,6 +230,8 @@ class Replica:
             assert all(p.cseq != cseq for p in self.store.pending)
         else:
             _, seq, client_id, cseq, wire = event
+            if seq <= self.store.last_seq:
+                return  # already in the snapshot this replica loaded: never apply twice
             assert seq == self.store.last_seq + 1  # in order, no gaps
             self.store.remote(seq, client_id, cseq, op_from_wire(wire))
             assert self.store.last_seq == seq
@@ -236,10 +254,34 @@ class Simulation:
             for other in self.replicas:
                 other.inbox.append(event)
 
+    def resync(self, r: Replica) -> None:
+        """``r`` asks for a snapshot on its live connection (after what is on the way)."""
+        r.inbox.append(self.server.snapshot(r.id))
+
+    def reconnect(self, r: Replica) -> None:
+        """``r`` loses its connection and joins again on a new one.
+
+        Messages on the way are lost; the snapshot arrives first; the edits the server
+        has not decided (client seq above the snapshot's) are sent again, in order, ahead
+        of the ones never sent.
+        """
+        r.inbox.clear()
+        event = self.server.snapshot(r.id)
+        r.inbox.append(event)
+        decided = event[3]
+        unsent = {cseq for cseq, _ in r.outbox}
+        resend = [(p.cseq, wire_round_trip(p.op)) for p in r.store.pending
+                  if p.cseq > decided and p.cseq not in unsent]
+        r.outbox.extendleft(reversed(resend))
+
     def step(self, ch: Chooser) -> None:
         r = pick(ch, self.replicas)
-        action = ch.integer(0, 9)
-        if action <= 3:
+        action = ch.integer(0, 11)
+        if action == 10:
+            self.resync(r)
+        elif action == 11:
+            self.reconnect(r)
+        elif action <= 3:
             r.edit(ch)
         elif action == 4:
             r.undo(redo=ch.integer(0, 2) == 0)

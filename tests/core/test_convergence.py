@@ -167,3 +167,39 @@ def test_property_deleted_then_rejected_batch_keeps_hashes_equal() -> None:
     sim.send(a)  # refused by the server: cycle after b's move
     sim.quiesce()
     assert sim.server.rejected == 1
+
+
+def test_resync_before_the_ack_drops_the_decided_edit() -> None:
+    # The edit is sequenced, then a snapshot taken after it arrives before its OPS entry
+    # could: the snapshot contains it, so it must not stay pending (it would hide every
+    # later remote write to the same field).
+    sim, a, b = pair()
+    local(a, SetField("robot", "name", "mine"))
+    sim.send(a)
+    a.inbox.clear()  # its OPS entry was on the old connection
+    sim.reconnect(a)
+    a.receive()
+    assert a.store.pending == []
+    assert a.store.doc.nodes["robot"].name == "mine"
+    local(b, SetField("robot", "name", "theirs"))
+    sim.send(b)
+    a.receive()
+    assert a.store.doc.nodes["robot"].name == "theirs"
+    sim.quiesce()
+
+
+def test_reconnect_resends_only_undecided_edits() -> None:
+    sim, a, b = pair()
+    local(b, RemoveNode("st2"))
+    sim.send(b)
+    local(a, SetField("conveyor", "name", "Belt"))  # refused: the conveyor is gone
+    local(a, SetField("robot", "name", "Arm"))      # applied
+    local(a, SetField("robot", "name", "Arm 2"))    # never sent
+    sim.send(a)
+    sim.send(a)
+    sim.reconnect(a)  # the nack and both entries are lost with the connection
+    assert [cseq for cseq, _ in a.outbox] == [3]
+    a.receive()
+    assert [p.op for p in a.store.pending] == [SetField("robot", "name", "Arm 2")]
+    sim.quiesce()
+    assert sim.server.doc.nodes["robot"].name == "Arm 2"

@@ -93,6 +93,9 @@ BAD_VALUES: list[tuple[str, Any]] = [
     ("mesh", "AB" * 32),
     ("mesh", "abc"),
     ("mesh", "g" * 64),
+    ("mesh", "0123456789abcdef"),  # hex, but not a SHA-256 (one definition: 64 digits)
+    ("mesh", "ab" * 16),
+    ("mesh", "ab" * 32 + "a"),
     ("mesh", 5),
     ("mesh", b"ab" * 32),
     ("color", (1.0, 0.0)),
@@ -136,7 +139,7 @@ GOOD_VALUES: list[tuple[str, Any, Any]] = [
     ("transform", [1, 2, 3, 0, 0, 0, 1, 2, 2, 2], (1.0, 2.0, 3.0, 0.0, 0.0, 0.0, 1.0, 2.0, 2.0, 2.0)),
     ("transform", (0, 0, 0, 0, 0, 0, 2, -1, 1, 1), (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, -1.0, 1.0, 1.0)),
     ("mesh", None, None),
-    ("mesh", "0123456789abcdef", "0123456789abcdef"),
+    ("mesh", "0123456789abcdef" * 4, "0123456789abcdef" * 4),
     ("color", [0, 1, 0.5], (0.0, 1.0, 0.5)),
     ("color", None, None),
     ("opacity", 0, 0.0),

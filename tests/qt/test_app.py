@@ -33,7 +33,7 @@ def test_demo_plant_renders_every_part(qtbot, tmp_path: Path):
     server.start()
     bridge = ClientBridge()
     client = SyncClient(server.endpoint, "demo", server.owner_token, "Tester",
-                        state_dir=tmp_path / "client", wakeup=bridge.wakeup)
+                        state_dir=tmp_path / "client", server_key=server.server_key, wakeup=bridge.wakeup)
     bridge.attach(client)
     try:
         w = MainWindow(client, bridge, settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),

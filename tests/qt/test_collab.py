@@ -58,7 +58,8 @@ def test_edits_flow_both_ways(pair):
     w.set_selection(["r2"])
     w.inspector.set_transform_component("position", 2, 0.75)
     until(lambda: bob.store.doc.nodes["r2"].transform[2] == 0.75)
-    until(lambda: not ada.store.pending)
+    # Sequenced (no longer pending) comes before saved (acknowledged once on disk).
+    until(lambda: not ada.store.pending and ada.unacked_count == 0)
     w.update_status()
     assert "All edits saved" in w.pending_label.text()
     assert w.seq_label.text() == f"seq {ada.store.last_seq}/{max(ada.head_seq, ada.store.last_seq)}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 
+import numpy as np
 import pytest
 
 from tests.server.test_robustness import raw_dealer, recv
@@ -111,3 +112,36 @@ def test_interrupted_download_resumes_from_local_bytes(server, make_client, room
     assert b.wait_for(lambda: b.assets.has(digest), 20)
     assert b.assets.get(digest) == blob
     assert min(sizes) > 400_000  # it never fetched the bytes it had
+
+
+def test_a_bad_mesh_reference_is_a_placeholder_not_a_stop(tmp_path):
+    # A room (seeded from a file, as old data can be) where one part names its mesh with
+    # something that is not a content hash. A client with a disk cache still gets every
+    # other mesh, and is told once about the bad one.
+    from tests.netutil import ServerProcess
+    from twin_app.core import meshblob, roomfile
+    from twin_app.core.document import Document, Node
+    from twin_app.core.ids import ROOT_ID
+    from twin_app.net import SyncClient
+
+    blob = meshblob.encode(np.zeros((3, 3), "f4"), np.array([[0, 1, 2]], "u4"))
+    good = meshblob.digest(blob)
+    doc = Document()
+    doc.insert(Node("bad", ROOT_ID, "V", kind="part", name="Odd", mesh="ab" * 16))
+    doc.insert(Node("good", ROOT_ID, "W", kind="part", name="Fine", mesh=good))
+    roomfile.write(tmp_path / "seed.twinroom", doc, {good: blob}, "seeded")
+    srv = ServerProcess(tmp_path / "data", ["--seed", f"seeded={tmp_path / 'seed.twinroom'}"]).start()
+    c = SyncClient(srv.endpoint, "seeded", "owner-token", "me", state_dir=tmp_path / "me")
+    notices: list[str] = []
+    c.on_error.append(lambda code, reason: notices.append(reason))
+    try:
+        c.start()
+        assert c.wait_for(lambda: c.state == "live" and c.assets.has(good), 20)
+        assert c.assets.get("ab" * 16) is None and not c.assets.has("ab" * 16)
+        assert len(notices) == 1 and "drawn as a box" in notices[0]
+        c.resync()  # told once, not at every snapshot
+        assert c.wait_for(lambda: c.counters["joins"] >= 2 and c.state == "live", 10)
+        assert len(notices) == 1
+    finally:
+        c.close()
+        srv.stop()

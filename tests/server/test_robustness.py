@@ -285,7 +285,7 @@ def test_full_disk_refuses_edits_keeps_serving_and_loses_nothing_acked(tmp_path)
         acked: set[int] = set()
         refused: list[str] = []
         a.on_ack.append(lambda cseq, seq: acked.add(cseq))
-        a.on_nack.append(lambda p, code, reason: refused.append(code))
+        a.on_error.append(lambda code, reason: refused.append(code))  # kept and retried
         n = add(a, "big")
         for i in range(3000):  # ~12 MB of edits into a 0.25 MB quota
             a.submit(SetField(n.id, f"prop:note{i % 60}", f"{i:06d}" + "x" * 4000), "fill")
@@ -303,8 +303,56 @@ def test_full_disk_refuses_edits_keeps_serving_and_loses_nothing_acked(tmp_path)
         logged = {c for (c,) in db.execute("SELECT cseq FROM ops WHERE client_id = ?", (a.client_id,))}
         db.close()
         assert acked and acked <= logged
+        # Refused for now, not lost: every edit not yet stored is still pending and shown.
+        assert a.unacked_count > 0 and a.store.pending
+        assert a.store.doc.nodes[n.id].props
     finally:
         a.close()
+        srv.stop()
+
+
+def test_transient_refusal_holds_later_edits_until_resent(tmp_path):
+    srv = ServerProcess(tmp_path / "d", ["--ops-per-s", "2"]).start()  # a bucket of 4
+    s = raw_dealer(srv.endpoint)
+    try:
+        s.send_multipart(protocol.encode(protocol.HELLO, {"token": "owner-token", "client_id": "raw", "name": "r"}))
+        assert recv(s).type == protocol.WELCOME
+        s.send_multipart(protocol.encode(protocol.JOIN, {"room": "r"}))
+        assert recv(s).type == protocol.SNAPSHOT
+        nid = new_id()
+        ops = {
+            1: ["add", [nid, "root", "V", "part", "p", [0, 0, 0, 0, 0, 0, 1, 1, 1, 1], None, None, 1.0, True, {}]],
+            2: ["batch", [["set", nid, "name", f"n{i}"] for i in range(3)]],  # empties the bucket
+            3: ["set", nid, "name", "three"],
+            4: ["set", nid, "name", "four"],
+        }
+
+        def submit(cseq: int) -> protocol.Message:
+            s.send_multipart(protocol.encode(protocol.SUBMIT, {"cseq": cseq, "op": ops[cseq]}))
+            while (m := recv(s)).type not in (protocol.ACK, protocol.NACK):
+                pass
+            return m
+
+        assert submit(1).type == protocol.ACK
+        assert submit(2).type == protocol.ACK
+        first = submit(3)
+        assert (first.type, first.body["code"]) == (protocol.NACK, "rate_limited")
+        # Edit 4 must not overtake 3, even once the bucket has refilled.
+        while (m := submit(4)).type == protocol.NACK:
+            assert m.body["code"] == "rate_limited"
+            if submit(3).type == protocol.ACK:
+                break
+        else:
+            pytest.fail("edit 4 was applied before edit 3")
+        while (last := submit(4)).type == protocol.NACK:
+            assert last.body["code"] == "rate_limited"  # the bucket refills
+        assert not last.body.get("dup")  # applied now, not taken for a duplicate
+        db = sqlite3.connect(tmp_path / "d" / "rooms" / "r.db")
+        rows = db.execute("SELECT cseq FROM ops WHERE client_id = 'raw' ORDER BY seq").fetchall()
+        db.close()
+        assert [c for (c,) in rows] == [1, 2, 3, 4]
+    finally:
+        s.close()
         srv.stop()
 
 
@@ -417,7 +465,8 @@ def test_embedded_server_comes_back_after_a_crash(tmp_path):
 
     emb = EmbeddedServer(tmp_path / "local", bind="tcp://127.0.0.1:*", seed_demo=False)
     emb.start()
-    c = SyncClient(emb.endpoint, "r", emb.owner_token, "me", state_dir=tmp_path / "me")
+    c = SyncClient(emb.endpoint, "r", emb.owner_token, "me", state_dir=tmp_path / "me",
+                   server_key=emb.server_key)
     try:
         c.start()
         assert c.wait_for(lambda: c.state == "live")

@@ -199,6 +199,7 @@ def limited(tmp_path):
     def start(*flags: str):
         srv = ServerProcess(tmp_path / f"d{len(made)}", list(flags)).start()
         c = SyncClient(srv.endpoint, "r", "owner-token", "limited")
+        c.limited_data = srv.data
         made.append((srv, c))
         c.start()
         live(c)
@@ -212,14 +213,33 @@ def limited(tmp_path):
         srv.stop()
 
 
-def test_rate_limit_nacks(limited):
+def test_rate_limited_edits_are_kept_and_resent_in_order(limited):
+    c, codes = limited("--ops-per-s", "50")
+    notices: list[str] = []
+    c.on_error.append(lambda code, reason: notices.append(code))
+    n = part("x")
+    c.submit(AddNode(n), "add")
+    cseqs = [c.submit(SetField(n.id, "name", f"n{i}"), "rename").cseq for i in range(160)]
+    assert c.wait_for(lambda: c.unacked_count == 0, 30)
+    assert notices[:1] == ["rate_limited"]  # said once, not per edit
+    assert codes == []  # nothing rolled back
+    assert c.store.pending == []
+    assert c.store.doc.nodes[n.id].name == "n159"  # the user's last edit wins
+    db = sqlite3.connect(c.limited_data / "rooms" / "r.db")
+    logged = [cs for (cs,) in db.execute("SELECT cseq FROM ops WHERE client_id = ? ORDER BY seq", (c.client_id,))]
+    db.close()
+    assert logged[1:] == cseqs  # each applied once, in the order it was made
+
+
+def test_a_batch_larger_than_the_rate_burst_is_refused_not_retried(limited):
     c, codes = limited("--ops-per-s", "50")
     n = part("x")
     c.submit(AddNode(n), "add")
-    for i in range(400):
-        c.submit(SetField(n.id, "name", f"n{i}"), "rename")
+    c.submit(Batch(tuple(SetField(n.id, "name", f"n{i}") for i in range(150))), "big")
+    c.submit(SetField(n.id, "name", "after"), "rename")
     assert c.wait_for(lambda: c.unacked_count == 0, 20)
-    assert "rate_limited" in codes
+    assert codes == ["too_large"]
+    assert c.store.doc.nodes[n.id].name == "after"
 
 
 def test_document_size_limit_nacks(limited):
@@ -229,3 +249,24 @@ def test_document_size_limit_nacks(limited):
     assert c.wait_for(lambda: c.unacked_count == 0, 20)
     assert codes == ["doc_too_large", "doc_too_large"]  # root + 4 fit
     assert len(c.store.doc) == 5
+
+
+def test_resync_before_the_ack_leaves_nothing_pending(server, make_client, room_name):
+    a, b = make_client(room_name, name="Ada"), make_client(room_name, name="Bo")
+    live(a, b)
+    n = part("Robot")
+    a.submit(AddNode(n), "add")
+    assert wait_all([a, b], lambda: settled(a, b))
+    for i in range(5):
+        # The edit and the resync leave in one go: the server sequences the edit, then
+        # answers the JOIN with a snapshot that already holds it, before its ACK.
+        a.submit(SetField(n.id, "name", f"mine {i}"), "rename")
+        a.resync()
+        assert a.wait_for(lambda: a.state == "live" and a.unacked_count == 0, 15)
+        assert a.store.pending == []
+        assert a.store.doc.nodes[n.id].name == f"mine {i}"
+        # A later write by someone else shows: nothing of ours is left on top of it.
+        b.submit(SetField(n.id, "name", f"theirs {i}"), "rename")
+        assert a.wait_for(lambda i=i: a.store.doc.nodes[n.id].name == f"theirs {i}", 10)
+        assert wait_all([a, b], lambda: settled(a, b))
+        assert a.store.doc.hash() == b.store.doc.hash()

@@ -8,11 +8,11 @@ refer to a mesh by this hash (``Node.mesh``), so repeated parts (instances) shar
 
 from __future__ import annotations
 
-import hashlib
-
 import msgpack
 import numpy as np
 from numpy.typing import NDArray
+
+from twin_app.core.ids import content_hash
 
 MAGIC = b"TWM1"
 MAX_VERTICES = 20_000_000
@@ -25,7 +25,7 @@ class MeshBlobError(ValueError):
 
 def digest(blob: bytes) -> str:
     """Return the content hash (lowercase hex SHA-256) that names ``blob``."""
-    return hashlib.sha256(blob).hexdigest()
+    return content_hash(blob)
 
 
 def encode(vertices: NDArray[np.floating], faces: NDArray[np.integer]) -> bytes:

@@ -25,7 +25,7 @@ from twin_app.core import fracindex
 from twin_app.core.changes import NODE, ChangeSet
 from twin_app.core.document import Document, Node, PropValue
 from twin_app.core.errors import InvalidOp
-from twin_app.core.ids import ROOT_ID, is_valid_id
+from twin_app.core.ids import ROOT_ID, is_content_hash, is_valid_id
 
 MAX_NAME = 256
 MAX_STR_PROP = 4096
@@ -36,7 +36,6 @@ DEFAULT_MAX_NODES = 2_000_000
 FIELDS = ("name", "transform", "mesh", "color", "opacity", "visible")
 _KIND_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _PROP_RE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
-_MESH_RE = re.compile(r"[0-9a-f]{16,128}")
 _INT64 = 1 << 63
 
 
@@ -212,8 +211,8 @@ def check_field(fld: str, value: Any) -> Any:
             raise InvalidOp("bad_value", "rotation quaternion must not be zero")
         return t
     if fld == "mesh":
-        if value is not None and (not isinstance(value, str) or not _MESH_RE.fullmatch(value)):
-            raise InvalidOp("bad_value", "mesh must be a lowercase hex content hash or nil")
+        if value is not None and not is_content_hash(value):
+            raise InvalidOp("bad_value", "mesh must be a content hash (64 lowercase hex digits, SHA-256) or nil")
         return value
     if fld == "color":
         if value is None:

@@ -8,13 +8,13 @@ read them; the demo plant in ``assets/`` is one. Layout: a msgpack map
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import msgpack
 
 from twin_app.core import snapshot
 from twin_app.core.document import Document
+from twin_app.core.ids import content_hash
 
 FORMAT = "twinroom-room"
 VERSION = 1
@@ -59,7 +59,7 @@ def loads(data: bytes) -> tuple[Document, dict[str, bytes]]:
     ):
         raise RoomFileError("corrupt room file: assets must map content hashes to bytes")
     for h, blob in assets.items():
-        if hashlib.sha256(blob).hexdigest() != h:
+        if content_hash(blob) != h:
             raise RoomFileError(f"asset {h[:12]}… does not match its hash")
     if body.get("hash") and doc.hash() != body["hash"]:
         raise RoomFileError("document hash mismatch: the file is corrupt")

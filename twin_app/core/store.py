@@ -12,6 +12,11 @@ Design notes
   it and the rejection is then a no-op locally).
 * A rejected (nacked) op is removed the same way: undo the newer pending ops, drop it,
   redo the rest. Its changes roll back and the reason is reported.
+* A snapshot (join or resync) says up to which client seq the server has decided this
+  client's edits. Those are dropped from the pending list, never re-applied on top: the
+  snapshot already contains each of them that was sequenced (their ``OPS`` entries are
+  older than the snapshot, so they never arrive), and one left pending would override
+  later remote writes to its fields for ever.
 * All of this runs on one thread (the GUI thread in the app); the network agent only
   hands it decoded messages.
 * Observers register with ``subscribe`` and get one ``ChangeSet`` per applied message.
@@ -167,12 +172,18 @@ class ClientStore:
         self._emit(changes)
         return dropped
 
-    def reset(self, doc: Document, seq: int) -> ChangeSet:
-        """Replace the base document (snapshot at ``seq``) and re-apply pending edits."""
+    def reset(self, doc: Document, seq: int, decided_cseq: int = 0) -> ChangeSet:
+        """Replace the base document (a snapshot at ``seq``) and re-apply pending edits.
+
+        ``decided_cseq`` is the snapshot's ``cseq``: every pending edit with a client seq
+        up to it was decided by the server (sequenced into ``doc``, or refused) and is
+        dropped instead of being applied again. Returns the (reset) change set.
+        """
         self.doc = doc
         self.last_seq = seq
         changes = ChangeSet()
         changes.reset = True
+        self.pending = [p for p in self.pending if p.cseq > decided_cseq]
         for p in self.pending:
             p.inverse = None
         self._rewind(0, changes)

@@ -15,10 +15,15 @@ Design notes
   triggers CATCHUP for the missing range (buffering what came after it), a heartbeat
   whose head is ahead of us with no catch-up in flight reveals a lost tail. The server
   answers a catch-up older than its ring with a fresh snapshot.
-* Edits: the outbox holds every unacknowledged edit. After each (re)join all of them are
-  sent again in client-seq order — the server recognises ones it already has (client id +
-  client seq) and acknowledges them without applying them twice. At most ``credit`` edits
-  are in flight at once.
+* Edits: the outbox holds every unacknowledged edit. A snapshot says up to which client
+  seq the room has decided our edits (``cseq``); those are never sent again — they are in
+  the snapshot, or were refused — and are settled once a heartbeat reports the snapshot's
+  head durable. Every later one is sent again, in client-seq order. At most ``credit``
+  edits are in flight at once.
+* A transient refusal (``protocol.TRANSIENT``: rate limit, storage trouble) keeps the edit:
+  the server refuses every later edit of ours with the same code until it is resent, so
+  once every edit in flight has been answered we resend from the oldest, after a back-off
+  that doubles up to ``BACKOFF_MAX``.
 * Assets move in chunks with a window of ``ASSET_WINDOW`` requests in flight (credit), and
   resume from the bytes already transferred.
 """
@@ -40,6 +45,7 @@ import zmq
 from twin_app import protocol
 from twin_app.core import snapshot
 from twin_app.core.errors import InvalidOp
+from twin_app.core.ids import is_content_hash
 from twin_app.core.ops import apply, op_from_wire
 from twin_app.net.assets import AssetCache
 from twin_app.net.outbox import Outbox
@@ -55,6 +61,7 @@ ASSET_WINDOW = 4
 ASSET_RETRY = 0.5
 ASSET_GIVE_UP = 120.0
 BACKOFF_MAX = 5.0
+RESEND_BACKOFF = 0.1
 REPORT_EVERY = 1000
 
 
@@ -129,6 +136,11 @@ class Agent(threading.Thread):
         self.catchup_at: float | None = None
         self.unacked: OrderedDict[int, list[Any]] = OrderedDict()  # cseq -> op wire
         self.inflight: set[int] = set()
+        # Decided edits (at or below a snapshot's cseq): cseq -> the snapshot's head seq,
+        # settled once the server reports that seq durable.
+        self.decided: dict[int, int] = {}
+        self.resend_at: float | None = None  # after a transient refusal
+        self.resend_backoff = RESEND_BACKOFF
         self.presence: dict[str, Any] = {}
         self.presence_dirty = False
         self.presence_sent = 0.0
@@ -260,13 +272,16 @@ class Agent(threading.Thread):
             self.sock.close(linger=0)
             self.sock = None
 
-    def _send(self, msg_type: int, body: dict[str, Any], blobs: list[bytes] | None = None) -> None:
+    def _send(self, msg_type: int, body: dict[str, Any], blobs: list[bytes] | None = None) -> bool:
+        """Send without blocking; False if the message was dropped (not connected, full)."""
         if self.sock is None:
-            return
+            return False
         try:
             self.sock.send_multipart(protocol.encode(msg_type, body, blobs or []), zmq.NOBLOCK)
         except zmq.Again:
             log.debug("send of %s dropped: not connected", protocol.NAMES.get(msg_type))
+            return False
+        return True
 
     # -- commands from the application ------------------------------------------------------
     def _on_command(self, cmd: tuple[Any, ...]) -> None:
@@ -289,6 +304,8 @@ class Agent(threading.Thread):
                 self._start_uploads()
         elif kind == "want":
             for digest in cmd[1]:
+                if not is_content_hash(digest):
+                    continue  # the application reported it; never stop the others for it
                 if digest not in self.downloads and not self.assets.has(digest):
                     self.downloads[digest] = Download(digest, self.assets.partial_size(digest))
             self._pump_downloads(time.monotonic())
@@ -298,12 +315,20 @@ class Agent(threading.Thread):
     def _pump_submits(self) -> None:
         if self.state != "live":
             return
+        if self.resend_at is not None:
+            # Resend only once every edit in flight was answered: the server refuses all
+            # of them after a transient refusal, and they must go again in order.
+            if self.inflight or time.monotonic() < self.resend_at:
+                return
+            self.resend_at = None
         for cseq, wire in self.unacked.items():
             if len(self.inflight) >= self.credit:
                 break
-            if cseq not in self.inflight:
-                self.inflight.add(cseq)
-                self._send(protocol.SUBMIT, {"cseq": cseq, "op": wire})
+            if cseq in self.inflight or cseq in self.decided:
+                continue
+            if not self._send(protocol.SUBMIT, {"cseq": cseq, "op": wire}):
+                break  # not sent: a later edit must not overtake it
+            self.inflight.add(cseq)
 
     def _join(self) -> None:
         self.counters["joins"] += 1
@@ -348,14 +373,23 @@ class Agent(threading.Thread):
                 # Cumulative: every unacked edit up to this one is durable (refused ones
                 # were nacked before, in order, on the same connection).
                 done = [c for c in self.unacked if c <= cseq]
+                self.resend_backoff = RESEND_BACKOFF
                 for c in done:
                     self._settle(c, pump=False)
                 self._pump_submits()
                 for c in done:
                     self.emit(("ack", c, body["seq"] if c == cseq else None, False))
         elif t == protocol.NACK:
-            self._settle(body["cseq"])
-            self.emit(("nack", body["cseq"], body["code"], body["reason"]))
+            cseq, code = body["cseq"], body["code"]
+            if code in protocol.TRANSIENT and cseq in self.unacked:
+                self.inflight.discard(cseq)
+                if self.resend_at is None:
+                    self.resend_at = time.monotonic() + self.resend_backoff * (0.5 + random.random())
+                    self.resend_backoff = min(self.resend_backoff * 2, BACKOFF_MAX)
+                self.emit(("retry", cseq, code, body["reason"]))
+                return
+            self._settle(cseq)
+            self.emit(("nack", cseq, code, body["reason"]))
         elif t == protocol.PRESENCE:
             self.emit(("presence", body.get("peers", []), body.get("left", [])))
         elif t == protocol.SNAPSHOT:
@@ -374,6 +408,7 @@ class Agent(threading.Thread):
     def _settle(self, cseq: int, pump: bool = True) -> None:
         self.unacked.pop(cseq, None)
         self.inflight.discard(cseq)
+        self.decided.pop(cseq, None)
         self.outbox.remove(self.room, cseq)
         if pump:
             self._pump_submits()
@@ -420,7 +455,9 @@ class Agent(threading.Thread):
         buffered = {s: e for s, e in self.buffer.items() if s > seq}
         self.buffer.clear()
         self.seq = seq
-        self.emit(("snapshot", doc, seq))
+        decided = body.get("cseq", 0)
+        self.decided = {c: seq for c in self.unacked if c <= decided}
+        self.emit(("snapshot", doc, seq, decided))
         self._set_state("live", f"in room {self.room}")
         self.join_tries = 0
         if buffered:
@@ -487,6 +524,13 @@ class Agent(threading.Thread):
             self._reconnect("the server restarted")
             self.next_attempt = 0.0
             return
+        durable = body.get("durable_seq")
+        if self.decided and self.state == "live" and durable is not None:
+            # Edits the snapshot already held (or that were refused) are settled once
+            # everything up to the snapshot's head is on the server's disk.
+            for cseq in [c for c, at in self.decided.items() if at <= durable]:
+                self._settle(cseq, pump=False)
+                self.emit(("ack", cseq, None, True))
         head = body.get("head_seq")
         if self.state == "live" and head is not None:
             if head > self.seq and self.catchup_at is None:
@@ -630,6 +674,8 @@ class Agent(threading.Thread):
             if self.catchup_at is not None and now - self.catchup_at > CATCHUP_TIMEOUT:
                 self._join()  # a catch-up that never came back: start over from a snapshot
                 return
+            if self.resend_at is not None and now >= self.resend_at:
+                self._pump_submits()
             if now - self.last_ping >= PING_EVERY:
                 self.last_ping = now
                 self.reported_seq = self.seq

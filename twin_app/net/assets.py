@@ -1,20 +1,20 @@
 """The client's local asset cache: content-addressed mesh blobs, on disk or in memory.
 
 Written by the network agent thread (downloads) and the GUI thread (imports), read by the
-GUI thread (rendering). Files are written to ``<hash>.part`` and renamed into place after
+GUI thread (rendering). A name that is not a content hash (``ids.is_content_hash``) is never
+here and never fetched: asking for one returns "not here", it does not raise, so one bad
+mesh reference in a document costs that part its mesh (a placeholder), not every mesh. Files are written to ``<hash>.part`` and renamed into place after
 their hash is verified, so a reader never sees a half-written blob and an interrupted
 download resumes from the size of its ``.part`` file.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import threading
 from pathlib import Path
 
-_HASH_RE = re.compile(r"[0-9a-f]{64}")
+from twin_app.core.ids import content_hash, is_content_hash
 
 
 class AssetCache:
@@ -30,12 +30,14 @@ class AssetCache:
 
     def _path(self, digest: str) -> Path:
         assert self.root is not None
-        if not _HASH_RE.fullmatch(digest):
+        if not is_content_hash(digest):
             raise ValueError(f"not a content hash: {digest[:80]!r}")
         return self.root / digest[:2] / digest
 
     def has(self, digest: str) -> bool:
-        """True if the blob is complete locally."""
+        """True if the blob is complete locally (never for a name that is not a hash)."""
+        if not is_content_hash(digest):
+            return False
         if self.root is None:
             with self._lock:
                 return digest in self._mem
@@ -43,6 +45,8 @@ class AssetCache:
 
     def get(self, digest: str) -> bytes | None:
         """Return the blob or ``None`` if it is not (yet) here."""
+        if not is_content_hash(digest):
+            return None
         if self.root is None:
             with self._lock:
                 return self._mem.get(digest)
@@ -53,7 +57,7 @@ class AssetCache:
 
     def put(self, blob: bytes) -> str:
         """Store a whole blob; return its hash."""
-        digest = hashlib.sha256(blob).hexdigest()
+        digest = content_hash(blob)
         if self.root is None:
             with self._lock:
                 self._mem[digest] = blob
@@ -89,7 +93,7 @@ class AssetCache:
                 if len(buf) < size:
                     return False
                 blob = bytes(self._partial.pop(digest))
-            if hashlib.sha256(blob).hexdigest() != digest:
+            if content_hash(blob) != digest:
                 raise ValueError("downloaded asset does not match its hash")
             with self._lock:
                 self._mem[digest] = blob
@@ -101,7 +105,7 @@ class AssetCache:
             fh.write(data)
         if offset + len(data) < size:
             return False
-        h = hashlib.sha256(part.read_bytes()).hexdigest()
+        h = content_hash(part.read_bytes())
         if h != digest:
             part.unlink(missing_ok=True)
             raise ValueError("downloaded asset does not match its hash")

@@ -28,11 +28,13 @@ import zmq
 
 from twin_app.core.changes import ChangeSet
 from twin_app.core.document import Document
+from twin_app.core.ids import is_content_hash
 from twin_app.core.ops import Op, op_from_wire, op_to_wire
 from twin_app.core.store import ClientStore, PendingOp
 from twin_app.net.agent import Agent
 from twin_app.net.assets import AssetCache
 from twin_app.net.outbox import Outbox
+from twin_app.protocol import E_ASSET
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +82,17 @@ class Peer:
 
 
 class Assets:
-    """Mesh blobs for the application: local cache plus background transfers."""
+    """Mesh blobs for the application: local cache plus background transfers.
 
-    def __init__(self, cache: AssetCache, agent: Agent) -> None:
+    ``report(code, reason)`` is told once about each mesh reference that is not a content
+    hash: such a part keeps its placeholder, and every other mesh still downloads.
+    """
+
+    def __init__(self, cache: AssetCache, agent: Agent, report: Callable[[str, str], None]) -> None:
         self._cache = cache
         self._agent = agent
+        self._report = report
+        self._bad: set[str] = set()
         self.on_arrived: list[Callable[[str], None]] = []
         self.on_progress: list[Callable[[str, str, int, int], None]] = []
 
@@ -103,8 +111,20 @@ class Assets:
         return self._cache.has(digest)
 
     def want(self, digests: Iterable[str]) -> None:
-        """Download, in the background, whichever of ``digests`` are not here yet."""
-        missing = [d for d in set(digests) if not self._cache.has(d)]
+        """Download, in the background, whichever of ``digests`` are not here yet.
+
+        A name that is not a content hash is skipped and reported once (never raises).
+        """
+        missing = []
+        for d in set(digests):
+            if not is_content_hash(d):
+                if d not in self._bad:
+                    self._bad.add(d)
+                    log.warning("mesh reference %r is not a content hash; drawn as a box", d[:80])
+                    self._report(E_ASSET, f"a part refers to mesh “{d[:16]}…”, which is not a "
+                                 "content hash (64 hex digits); it is drawn as a box")
+            elif not self._cache.has(d):
+                missing.append(d)
         if missing:
             self._agent.command("want", missing)
 
@@ -152,7 +172,7 @@ class SyncClient:
             self._ctx, endpoint, room, token, name, color, self._outbox, cache, self._emit,
             server_key=server_key, client_keys=client_keys,
         )
-        self.assets = Assets(cache, self._agent)
+        self.assets = Assets(cache, self._agent, lambda code, reason: _fire(self.on_error, code, reason))
         self.state = "connecting"
         self.state_detail = ""
         self.session: str | None = None
@@ -172,6 +192,7 @@ class SyncClient:
         self.on_peers: list[Callable[[], None]] = []
         self.on_error: list[Callable[[str, str], None]] = []
         self.on_ack: list[Callable[[int, int | None], None]] = []
+        self._retrying = False  # a transient refusal was reported and no ACK came since
         self._closed = False
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -304,6 +325,7 @@ class SyncClient:
         elif kind == "ack":
             _, cseq, seq, dup = event
             self._unacked.discard(cseq)
+            self._retrying = False
             if dup:
                 self.store.reject(cseq)  # already handled by the server before: drop ours
             _fire(self.on_ack, cseq, seq)
@@ -314,6 +336,13 @@ class SyncClient:
             if pending is not None:
                 log.info("edit %r refused: %s (%s)", pending.label, reason, code)
                 _fire(self.on_nack, pending, code, reason)
+        elif kind == "retry":
+            # Refused for now (rate limit, storage trouble): the edit stays pending and
+            # shown, and the agent sends it again. Say so once per episode.
+            _, cseq, code, reason = event
+            if not self._retrying:
+                self._retrying = True
+                _fire(self.on_error, code, f"{reason}. Your edits are kept and sent again.")
         elif kind == "hb":
             _, head, durable, digest, hash_seq, storage_error, rtt = event
             self.head_seq = max(self.head_seq, head)
@@ -327,8 +356,8 @@ class SyncClient:
                 log.error("document diverged from the server at seq %d; resyncing", hash_seq)
                 self.resync()
         elif kind == "snapshot":
-            _, doc, seq = event
-            self._reset(doc, seq)
+            _, doc, seq, decided = event
+            self._reset(doc, seq, decided)
         elif kind == "presence":
             _, peers, left = event
             for rec in peers:
@@ -355,10 +384,10 @@ class SyncClient:
             _, digest, direction, done, total = event
             _fire(self.assets.on_progress, digest, direction, done, total)
 
-    def _reset(self, doc: Document, seq: int) -> None:
+    def _reset(self, doc: Document, seq: int, decided_cseq: int) -> None:
         self.head_seq = max(seq, self.head_seq if self.synced else 0)
         self.synced = True
-        self.store.reset(doc, seq)
+        self.store.reset(doc, seq, decided_cseq)
         self.assets.want(n.mesh for n in self.store.doc.nodes.values() if n.mesh)
 
     def _want_meshes(self, changes: ChangeSet) -> None:

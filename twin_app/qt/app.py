@@ -194,11 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     # Heavy imports (VTK) while the embedded server boots.
     from twin_app.net import SyncClient
     from twin_app.qt.bridge import ClientBridge
-    from twin_app.qt.share import ShareInfo
+    from twin_app.qt.localserver import LocalServer
     from twin_app.qt.window import MainWindow
 
     server: Any = None
-    share: ShareInfo | None = None
+    local: LocalServer | None = None
     if args.connect:
         endpoint, room, token, key = args.connect, args.room, args.token, args.server_key
         if "://" not in endpoint:
@@ -213,8 +213,9 @@ def main(argv: list[str] | None = None) -> int:
                                  f"{starter.error}")
             return 1
         server = starter.server
-        endpoint, room, token, key = server.endpoint, "demo", server.owner_token, None
-        share = ShareInfo(server.share_address, room, server.share_token)
+        endpoint, room, token, key = server.endpoint, "demo", server.owner_token, server.server_key
+        # Watches the child and restarts or shares it off the GUI thread.
+        local = LocalServer(server, room)
         state_dir = data_dir / "client" / "local"
 
     bridge = ClientBridge()
@@ -222,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                         color=color, wakeup=bridge.wakeup)
     bridge.attach(client)
     window = MainWindow(client, bridge, settings=settings, room=room, name=name, color=color,
-                        share=share, endpoint=endpoint,
+                        endpoint=endpoint, local_server=local,
                         hosts_room=server is not None and not server.attached)
     background: list[BackgroundHost] = []
 
@@ -246,24 +247,6 @@ def main(argv: list[str] | None = None) -> int:
     window.sig_scene_ready.connect(on_ready)
     window.show()
     client.start()
-
-    if server is not None:
-        from sync_server.embedded import EmbeddedServerError
-
-        def watch_server() -> None:
-            # The local server is a child process: if it dies, bring it back on the same
-            # address; the client reconnects and resends on its own.
-            try:
-                if server.ensure_running():
-                    window.show_message("The local server stopped and was restarted; "
-                                        "no saved edit was lost.", "warning")
-            except EmbeddedServerError as exc:
-                window.show_message(f"The local server stopped and could not restart: {exc}",
-                                    "error")
-
-        watchdog = QTimer(window)
-        watchdog.timeout.connect(watch_server)
-        watchdog.start(2000)
 
     exit_code = 0
     if args.screenshot is not None:
@@ -295,8 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         window.save_settings()
         bridge.detach()
         client.close()
-        if server is not None:
-            server.stop()
+        if local is not None:
+            local.stop()
     return exit_code or int(rc)
 
 

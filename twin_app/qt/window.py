@@ -52,11 +52,13 @@ from twin_app.core.ops import AddNode, Op, SetField
 from twin_app.core.permissions import refusal
 from twin_app.core.store import PendingOp
 from twin_app.core.undo import UndoEntry, expectations
+from twin_app.protocol import TRANSIENT
 from twin_app.qt import commands
 from twin_app.qt.bridge import ClientBridge, ClientLike
 from twin_app.qt.comments import CommentsPanel
 from twin_app.qt.importer import ImportController
 from twin_app.qt.inspector import InspectorPanel
+from twin_app.qt.localserver import LocalServer
 from twin_app.qt.notify import NotificationArea
 from twin_app.qt.people import PeoplePanel
 from twin_app.qt.presence import PresenceController
@@ -91,7 +93,8 @@ class MainWindow(QMainWindow):
                  room: str = "demo", name: str = "You",
                  color: tuple[float, float, float] = (0.2, 0.5, 0.9),
                  share: ShareInfo | None = None, endpoint: str = "",
-                 hosts_room: bool = False) -> None:
+                 hosts_room: bool = False,
+                 local_server: LocalServer | None = None) -> None:
         """``hosts_room``: the room is served from this process (the embedded server), so
         closing the window would end it for everyone."""
         super().__init__()
@@ -106,6 +109,11 @@ class MainWindow(QMainWindow):
         self.user_color = color
         self.share = share
         self.endpoint = endpoint
+        self.local_server = local_server  # the embedded server this window started
+        if local_server is not None:
+            self.share = local_server.info()
+            local_server.sig_message.connect(self.show_message)
+            local_server.sig_shared.connect(self._on_shared)
         self.selection: list[str] = []
         self._drag: dict[str, Any] | None = None
         self._ready_emitted = False
@@ -798,6 +806,9 @@ class MainWindow(QMainWindow):
         self._update_edit_actions()
 
     def _on_client_error(self, code: str, reason: str) -> None:
+        if code in TRANSIENT:  # nothing is lost: the edits are resent
+            self.show_message(f"The server asked to wait: {reason}", "warning")
+            return
         self.show_message(f"Server error ({code}): {reason}", "error")
 
     def _on_comment_goto(self, camera: object, target: object) -> None:
@@ -892,13 +903,22 @@ class MainWindow(QMainWindow):
         else:
             self.pending_label.setText(f"{n} edit{'s' if n != 1 else ''} pending" if n
                                        else "All edits saved")
-        if self.share is not None:
+        if self.local_server is not None and not self.local_server.shared:
+            self.share_btn.setText("This computer only · Share…")
+        elif self.share is not None:
             self.share_btn.setText(f"Share: {self.share.address}")
         else:
             self.share_btn.setText(self.endpoint or "Local")
 
     def show_share(self) -> ShareDialog | None:
-        """Show how others can join (address, room, token)."""
+        """Show how others can join (address, room, token, server key).
+
+        While the local server listens on this computer only, ask first whether to open
+        it to the network (``local_server.prompt``); the details follow once it is.
+        """
+        if self.local_server is not None and not self.local_server.shared:
+            self.local_server.ask_to_share(self)
+            return None
         if self.share is None:
             self.show_message("This room is not shared from this computer.")
             return None
@@ -906,6 +926,11 @@ class MainWindow(QMainWindow):
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dlg.open()
         return dlg
+
+    def _on_shared(self, info: ShareInfo) -> None:
+        self.share = info
+        self.update_status()
+        self.show_share()
 
     def show_help(self) -> QDialog:
         """Open the help page (mouse, keys, inviting someone) beside the window."""
