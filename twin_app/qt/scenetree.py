@@ -396,6 +396,21 @@ class OutlinePanel(QWidget):
         self.proxy.modelReset.connect(lambda: self.view.expandToDepth(0))
         self.view.expandToDepth(0)
 
+    def apply_changes(self, changes: ChangeSet) -> None:
+        """Update the tree from ``changes``, keeping the selection of nodes that still exist.
+
+        A node moved to another parent is removed and re-inserted; Qt drops removed rows
+        from the view's selection, which is not the user changing the selection, so
+        nothing is emitted and the moved nodes are selected again."""
+        keep = self.selected_ids()
+        self._syncing = True
+        try:
+            self.model.apply_changes(changes)
+        finally:
+            self._syncing = False
+        doc = self.model.doc
+        self.set_selection([i for i in keep if i in doc])
+
     def _on_search_changed(self, text: str) -> None:
         self.proxy.setFilterFixedString(text)
         if text:
