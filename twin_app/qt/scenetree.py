@@ -459,5 +459,8 @@ class OutlinePanel(QWidget):
         """Start editing the name of ``nid`` in place."""
         idx = self.proxy.mapFromSource(self.model.index_of(nid))
         if idx.isValid():
-            self.view.setCurrentIndex(idx)
+            # Move the cursor only: the view's setCurrentIndex would select the name cell
+            # alone, which is not a selected row, and the selection would read as empty.
+            self.view.selectionModel().setCurrentIndex(
+                idx, QItemSelectionModel.SelectionFlag.NoUpdate)
             self.view.edit(idx)
