@@ -23,7 +23,10 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QAbstractScrollArea,
     QApplication,
+    QCheckBox,
     QDialog,
+    QFileDialog,
+    QLineEdit,
     QMenu,
     QWidget,
 )
@@ -135,6 +138,13 @@ class Dialogs:
         self._timer.stop()
 
 
+def choose_file(dlg: QFileDialog, path: Path) -> None:
+    """Type ``path`` into a file dialog's name box and press Open (or Save)."""
+    edit = dlg.findChild(QLineEdit, "fileNameEdit")
+    edit.setText(str(path))
+    QTest.keyClick(edit, Qt.Key.Key_Return)
+
+
 # ====================================================================== actions ==
 def key(widget: QWidget, sequence: str | QKeySequence) -> None:
     """Press a key combination (e.g. "Ctrl+D") with ``widget`` focused.
@@ -152,8 +162,13 @@ def key(widget: QWidget, sequence: str | QKeySequence) -> None:
 def click(widget: QWidget, button: Qt.MouseButton = Qt.MouseButton.LeftButton,
           modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier,
           pos: QPoint | None = None) -> None:
-    """Click ``widget`` (at its centre unless ``pos`` is given)."""
-    QTest.mouseClick(widget, button, modifiers, pos if pos is not None else widget.rect().center())
+    """Click ``widget`` at ``pos``; by default at its centre, or on its box if it is a check
+    box (a wide check box ignores clicks right of its label)."""
+    if pos is None:
+        pos = widget.rect().center()
+        if isinstance(widget, QCheckBox):
+            pos = QPoint(8, widget.height() // 2)
+    QTest.mouseClick(widget, button, modifiers, pos)
 
 
 def type_text(widget: QWidget, text: str, enter: bool = True) -> None:

@@ -26,6 +26,7 @@ from pytestqt.exceptions import capture_exceptions, format_captured_exceptions
 from tests.qt.person import (
     Dialogs,
     Room,
+    choose_file,
     click,
     click_item,
     context_menu_actions,
@@ -112,8 +113,7 @@ def answer(tmp: Path):
             return  # an import in progress: let it finish
         if isinstance(dlg, QFileDialog):
             save = dlg.acceptMode() == QFileDialog.AcceptMode.AcceptSave
-            dlg.selectFile(str(tmp / "walk.glb" if save else stl))
-            dlg.accept()
+            choose_file(dlg, tmp / "walk.glb" if save else stl)
         else:
             dlg.reject()
 
