@@ -10,6 +10,10 @@ import pytest
 
 from tests.netutil import ServerProcess
 
+# An exception raised in a Qt slot or callback, or caught and logged by our code, fails the
+# test that caused it (see tests/guard.py).
+pytest_plugins = ("tests.guard", "pytester")
+
 _room_ids = itertools.count(1)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-from PySide6.QtGui import QColor
 
 from twin_app.core import xform as tf
 from twin_app.core.ops import Batch, SetField
@@ -73,33 +72,6 @@ def test_multi_selection_common_and_mixed_values(insp):
     assert panel.props.item(mass, 1).text() == MIXED
 
 
-def test_colour_opacity_visibility(insp):
-    client, panel = insp
-    panel.set_ids(["cab"])
-    panel.apply_color(QColor.fromRgbF(1.0, 0.0, 0.0))
-    assert client.store.doc.nodes["cab"].color == (1.0, 0.0, 0.0)
-    panel.opacity.setValue(40)
-    assert client.store.doc.nodes["cab"].opacity == pytest.approx(0.4)
-    panel.visible.click()
-    assert client.store.doc.nodes["cab"].visible is False
-    assert client.submitted[-1] == (SetField("cab", "visible", False), "Hide Cabinet")
-
-
-def test_property_edit_and_add(insp):
-    client, panel = insp
-    panel.set_ids(["r1"])
-    row = next(r for r in range(panel.props.rowCount()) if panel.props.item(r, 0).text() == "mass")
-    panel.props.item(row, 1).setText("130.5")
-    assert client.store.doc.nodes["r1"].props["mass"] == 130.5
-    assert client.submitted[-1] == (SetField("r1", "prop:mass", 130.5), "Set mass of Robot 1")
-    panel.new_key.setText("supplier")
-    panel.new_value.setText("ACME Robotics")
-    panel.add_btn.click()
-    assert client.store.doc.nodes["r1"].props["supplier"] == "ACME Robotics"
-    panel.props.setCurrentCell(next(r for r in range(panel.props.rowCount())
-                                    if panel.props.item(r, 0).text() == "supplier"), 1)
-    panel.del_btn.click()
-    assert "supplier" not in client.store.doc.nodes["r1"].props
 
 
 def test_remote_edit_refreshes_without_echo(insp):

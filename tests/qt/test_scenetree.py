@@ -10,7 +10,7 @@ from twin_app.core.document import Node
 from twin_app.core.ids import ROOT_ID
 from twin_app.core.ops import AddNode, Batch, RemoveNode, Reparent, SetField
 from twin_app.qt.local import LocalClient
-from twin_app.qt.scenetree import COL_VISIBLE, OutlinePanel, SceneModel
+from twin_app.qt.scenetree import OutlinePanel, SceneModel
 
 pytestmark = pytest.mark.qt
 
@@ -47,15 +47,6 @@ def test_rename_in_place_dispatches_setfield(setup):
     assert model.index_of("r1").data() == "Welder 1"
     assert client.store.history.undo_label() == "Rename Robot 1"
 
-
-def test_visibility_checkbox_hides_node(setup):
-    client, model, _, _ = setup
-    idx = model.index_of("conv", COL_VISIBLE)
-    assert idx.data(Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Checked
-    model.setData(idx, Qt.CheckState.Unchecked.value, Qt.ItemDataRole.CheckStateRole)
-    assert client.store.doc.nodes["conv"].visible is False
-    assert client.submitted[-1][0] == SetField("conv", "visible", False)
-    assert model.index_of("conv", COL_VISIBLE).data(Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Unchecked
 
 
 def test_drop_reparents_with_fractional_order(setup):

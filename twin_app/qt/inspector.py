@@ -17,8 +17,8 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QColor, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -243,6 +243,7 @@ class InspectorPanel(QWidget):
                                    | QAbstractItemView.EditTrigger.EditKeyPressed
                                    | QAbstractItemView.EditTrigger.AnyKeyPressed)
         self.props.itemChanged.connect(self._on_prop_item_changed)
+        self.props.installEventFilter(self)
         self.props.setMinimumHeight(120)
         play.addWidget(self.props)
         arow = QHBoxLayout()
@@ -280,6 +281,21 @@ class InspectorPanel(QWidget):
         outer.addWidget(scroll)
         self._groups = (tbox, abox, pbox)
         self.refresh()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Let typing in the properties table start editing the value.
+
+        The window has one-key shortcuts (1 = Front view, F = Fit View, …); a table, unlike
+        a line edit, does not claim printable keys, so typing "130" into a value cell would
+        switch to the Front view instead of editing it."""
+        if (watched is self.props and event.type() == QEvent.Type.ShortcutOverride
+                and isinstance(event, QKeyEvent) and event.text().isprintable()
+                and event.text() and not event.modifiers() & (
+                    Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+                    | Qt.KeyboardModifier.MetaModifier)):
+            event.accept()
+            return True
+        return super().eventFilter(watched, event)
 
     # -- model side ----------------------------------------------------------------------
     @property

@@ -440,6 +440,21 @@ class OutlinePanel(QWidget):
         if header.visualIndex(COL_VISIBLE) != 0:
             header.moveSection(header.visualIndex(COL_VISIBLE), 0)
 
+    def apply_changes(self, changes: ChangeSet) -> None:
+        """Update the tree from ``changes``, keeping the selection of nodes that still exist.
+
+        A node moved to another parent is removed and re-inserted; Qt drops removed rows
+        from the view's selection, which is not the user changing the selection, so
+        nothing is emitted and the moved nodes are selected again."""
+        keep = list(self._selected)  # the window's selection, hidden rows (filter) included
+        self._syncing = True
+        try:
+            self.model.apply_changes(changes)
+        finally:
+            self._syncing = False
+        doc = self.model.doc
+        self.set_selection([i for i in keep if i in doc])
+
     def _on_search_changed(self, text: str) -> None:
         # Filtering hides rows, which would drop them from the selection: the selection
         # is the window's, not the filter's, so keep it and show it again afterwards.
@@ -520,5 +535,8 @@ class OutlinePanel(QWidget):
         """Start editing the name of ``nid`` in place."""
         idx = self.proxy.mapFromSource(self.model.index_of(nid))
         if idx.isValid():
-            self.view.setCurrentIndex(idx)
+            # Move the cursor only: the view's setCurrentIndex would select the name cell
+            # alone, which is not a selected row, and the selection would read as empty.
+            self.view.selectionModel().setCurrentIndex(
+                idx, QItemSelectionModel.SelectionFlag.NoUpdate)
             self.view.edit(idx)

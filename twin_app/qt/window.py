@@ -752,7 +752,7 @@ class MainWindow(QMainWindow):
     # ================================================================ inbound ==
     def _on_store_changes(self, changes: ChangeSet) -> None:
         doc = self.client.store.doc
-        self.scene_model.apply_changes(changes)
+        self.outline.apply_changes(changes)
         self.viewport.on_changes(doc, changes)
         self.inspector.on_changes(changes)
         self.comments.on_changes(changes)
