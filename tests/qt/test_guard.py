@@ -71,7 +71,7 @@ def test_thread_dies(qtbot):
 
 
 class BrokenClient(LocalClient):
-    def process_events(self):
+    def process_events(self, budget_s=None):
         raise LookupError("drain-boom")
 
 
