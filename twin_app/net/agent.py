@@ -132,6 +132,10 @@ class Agent(threading.Thread):
         self.rtt_ms: float | None = None
         self.seq = 0  # highest contiguous seq handed to the application
         self.reported_seq = 0
+        # Written by the owner thread after it applied events (an int store is atomic):
+        # the seq its document is at. With ``snapshot_seq`` it tells what to report.
+        self.applied_seq = 0
+        self.snapshot_seq = 0
         self.buffer: dict[int, tuple[str, int, Any]] = {}
         self.catchup_at: float | None = None
         self.unacked: OrderedDict[int, list[Any]] = OrderedDict()  # cseq -> op wire
@@ -271,6 +275,17 @@ class Agent(threading.Thread):
         if self.sock is not None:
             self.sock.close(linger=0)
             self.sock = None
+
+    def progress(self) -> int:
+        """The seq to report as ours: what the application applied, once it has the room.
+
+        A GUI thread that falls behind a flood of edits must look behind to the server,
+        which then stops queueing for it past its lag limit (it repairs later), instead of
+        this thread queueing an unbounded backlog of events for it.
+        """
+        if self.applied_seq < self.snapshot_seq:
+            return self.seq  # the snapshot is still on its way to the application
+        return min(self.seq, self.applied_seq)
 
     def _send(self, msg_type: int, body: dict[str, Any], blobs: list[bytes] | None = None) -> bool:
         """Send without blocking; False if the message was dropped (not connected, full)."""
@@ -455,6 +470,7 @@ class Agent(threading.Thread):
         buffered = {s: e for s, e in self.buffer.items() if s > seq}
         self.buffer.clear()
         self.seq = seq
+        self.snapshot_seq = seq
         decided = body.get("cseq", 0)
         self.decided = {c: seq for c in self.unacked if c <= decided}
         self.emit(("snapshot", doc, seq, decided))
@@ -503,7 +519,7 @@ class Agent(threading.Thread):
                 # Tell the server how far we got, so it can tell a busy client from a
                 # frozen one (it stops queueing for clients that fall too far behind).
                 self.reported_seq = self.seq
-                self._send(protocol.HEARTBEAT, {"head_seq": self.seq})
+                self._send(protocol.HEARTBEAT, {"head_seq": self.progress()})
         if self.buffer:
             # A gap: ops after it are held until the missing range arrives.
             if self.catchup_at is None:
@@ -679,7 +695,7 @@ class Agent(threading.Thread):
             if now - self.last_ping >= PING_EVERY:
                 self.last_ping = now
                 self.reported_seq = self.seq
-                body: dict[str, Any] = {"t": now, "head_seq": self.seq}
+                body: dict[str, Any] = {"t": now, "head_seq": self.progress()}
                 if self.rtt_ms is not None:
                     body["rtt_ms"] = self.rtt_ms
                 self._send(protocol.HEARTBEAT, body)

@@ -298,6 +298,7 @@ class SyncClient:
                 log.exception("error handling network event %s", event[0])
             if deadline is not None and time.monotonic() >= deadline:
                 break
+        self._agent.applied_seq = self.store.last_seq
         return n
 
     def has_events(self) -> bool:
