@@ -34,7 +34,7 @@ from typing import Any
 
 import zmq
 
-from bench.sync import TOKEN, Server, log_figures
+from bench.sync import TOKEN, Server, log_figures, received
 from twin_app import protocol
 
 DEMO_PLANT = Path(__file__).resolve().parents[1] / "assets" / "demo-plant.twinroom"
@@ -113,12 +113,7 @@ def writers(endpoint: str, token: str, room: str, n: int, rate: float, parts: li
                         "cseq": sent[i], "op": _edit(k, parts[k % len(parts)])}))
         for s, _ in poller.poll(2):
             i = index[s]
-            for _ in range(500):
-                try:
-                    frames = s.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                msg = protocol.decode(frames, protocol.MAX_SERVER_FRAME, protocol.MAX_SERVER_FRAME)
+            for msg in received(s, 500):
                 if msg.type == protocol.WELCOME:
                     s.send_multipart(protocol.encode(protocol.JOIN, {"room": room}))
                 elif msg.type == protocol.SNAPSHOT:

@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,16 @@ def raw_rtt(size: int, n: int) -> dict[str, float]:
 
 
 # -- peers in another process ----------------------------------------------------------------
+def received(sock: zmq.Socket[bytes], most: int) -> Iterator[protocol.Message]:
+    """Decode up to ``most`` messages already waiting on a protocol peer's socket."""
+    for _ in range(most):
+        try:
+            frames = sock.recv_multipart(zmq.NOBLOCK)
+        except zmq.Again:
+            return
+        yield protocol.decode(frames, protocol.MAX_SERVER_FRAME, protocol.MAX_SERVER_FRAME)
+
+
 def _peers(endpoint: str, room: str, n_passive: int, rate: float, node_id: str, ready: Any, stop: Any, stats: Any) -> None:
     """``n_passive`` protocol peers that read everything, plus a loader at ``rate`` ops/s."""
     ctx = zmq.Context()
@@ -156,12 +167,7 @@ def _peers(endpoint: str, room: str, n_passive: int, rate: float, node_id: str, 
                     "cseq": cseq, "op": ["set", node_id, "prop:load", cseq]}))
         for s, _ in poller.poll(1):
             i = socks.index(s)
-            for _ in range(1000):
-                try:
-                    frames = s.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                msg = protocol.decode(frames, protocol.MAX_SERVER_FRAME, protocol.MAX_SERVER_FRAME)
+            for msg in received(s, 1000):
                 if msg.type == protocol.WELCOME:
                     s.send_multipart(protocol.encode(protocol.JOIN, {"room": room}))
                 elif msg.type == protocol.SNAPSHOT:
