@@ -15,11 +15,10 @@ from __future__ import annotations
 import vtkmodules.vtkRenderingOpenGL2  # noqa: F401  (registers the OpenGL implementations)
 from vtkmodules.util import numpy_support
 from vtkmodules.vtkCommonComputationalGeometry import vtkParametricTorus
-from vtkmodules.vtkCommonCore import vtkCommand, vtkDataArray, vtkIdTypeArray, vtkObject, vtkPoints
+from vtkmodules.vtkCommonCore import vtkCommand, vtkDataArray, vtkIdTypeArray, vtkPoints
 from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkMultiBlockDataSet, vtkPolyData
 from vtkmodules.vtkCommonExecutionModel import vtkPolyDataAlgorithm
 from vtkmodules.vtkCommonMath import vtkMatrix4x4
-from vtkmodules.vtkCommonTransforms import vtkTransform
 from vtkmodules.vtkFiltersSources import (
     vtkArrowSource,
     vtkParametricFunctionSource,
@@ -57,7 +56,6 @@ __all__ = [
     "vtkIdTypeArray",
     "vtkMatrix4x4",
     "vtkMultiBlockDataSet",
-    "vtkObject",
     "vtkOrientationMarkerWidget",
     "vtkParametricFunctionSource",
     "vtkParametricTorus",
@@ -68,7 +66,6 @@ __all__ = [
     "vtkPolyDataMapper",
     "vtkProp",
     "vtkRenderer",
-    "vtkTransform",
 ]
 
 
