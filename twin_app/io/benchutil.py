@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from numpy.typing import NDArray
 
 from twin_app.io.importers import import_file
+from twin_app.io.typed import Float32Array
 
 
-def grid_triangles(n_triangles: int) -> NDArray[np.float32]:
+def grid_triangles(n_triangles: int) -> Float32Array:
     """Return ``(n_triangles, 3, 3)`` corners of a wavy square surface."""
     cells = (n_triangles + 1) // 2
     k = int(np.ceil(np.sqrt(cells))) + 1
@@ -32,7 +32,7 @@ def grid_triangles(n_triangles: int) -> NDArray[np.float32]:
     return verts[faces[:n_triangles]]
 
 
-def write_binary_stl(path: Path, corners: NDArray[np.float32]) -> None:
+def write_binary_stl(path: Path, corners: Float32Array) -> None:
     """Write ``(n, 3, 3)`` triangle corners as a binary STL (normals left zero)."""
     record = np.dtype([("normal", "<f4", (3,)), ("corners", "<f4", (3, 3)), ("attr", "<u2")])
     data = np.zeros(len(corners), dtype=record)

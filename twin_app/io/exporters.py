@@ -22,7 +22,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -31,6 +30,10 @@ from twin_app.core import xform as core_xform
 from twin_app.core.document import DEFAULT_COLOR, Document
 from twin_app.core.ids import ROOT_ID
 from twin_app.io import xform
+from twin_app.io.typed import Float32Array, Int64Array
+
+# A glTF mesh per distinct look: mesh hash, colour, opacity.
+_Look = tuple[str, tuple[float, float, float], float]
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +66,7 @@ def export_glb(doc: Document, get_blob: Callable[[str], bytes | None], path: Pat
 
     path = Path(path)
     exported = _visible_mesh_nodes(doc)
-    meshes: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
+    meshes: dict[str, tuple[Float32Array, Int64Array] | None] = {}
     for nid in exported:
         h = doc.nodes[nid].mesh
         assert h is not None
@@ -81,7 +84,7 @@ def export_glb(doc: Document, get_blob: Callable[[str], bytes | None], path: Pat
     scene = trimesh.Scene(base_frame="world")
     frames: dict[str, str] = {ROOT_ID: "world"}
     used_names: set[str] = {"world"}
-    geometry: dict[tuple[Any, ...], str] = {}
+    geometry: dict[_Look, str] = {}
     triangles = 0
     wanted = set(exported)
     for node in doc.walk():
@@ -91,12 +94,12 @@ def export_glb(doc: Document, get_blob: Callable[[str], bytes | None], path: Pat
         frame = _unique(node.name or node.id, node.id, used_names)
         frames[node.id] = frame
         local = xform.Z_UP_TO_Y_UP @ core_xform.matrix(node.transform) @ xform.Y_UP_TO_Z_UP
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, str] = {}
         if node.id in wanted and node.mesh is not None:
             vf = meshes[node.mesh]
             assert vf is not None
             color = node.color if node.color is not None else DEFAULT_COLOR
-            look = (node.mesh, color, node.opacity)
+            look: _Look = (node.mesh, color, node.opacity)
             if look not in geometry:
                 name = f"{node.mesh[:12]}-{len(geometry)}"
                 rgba = [*(round(c * 255) for c in color), round(node.opacity * 255)]
@@ -116,7 +119,7 @@ def export_glb(doc: Document, get_blob: Callable[[str], bytes | None], path: Pat
         scene.graph.update(frame_from=frames[node.parent], frame_to=frame, matrix=local, **kwargs)
 
     try:
-        data = scene.export(file_type="glb") if scene.geometry else _empty_glb()
+        data: bytes = scene.export(file_type="glb") if scene.geometry else _empty_glb()
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(data)
         tmp.replace(path)
@@ -138,7 +141,7 @@ def _visible_mesh_nodes(doc: Document) -> list[str]:
     return out
 
 
-def _decode(h: str, blob: bytes | None) -> tuple[np.ndarray, np.ndarray] | None:
+def _decode(h: str, blob: bytes | None) -> tuple[Float32Array, Int64Array] | None:
     if blob is None:
         log.warning("mesh %s is not available locally; its parts are not exported", h[:12])
         return None

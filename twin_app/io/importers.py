@@ -29,10 +29,9 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
-from numpy.typing import NDArray
 
 from twin_app.core import fracindex, meshblob
 from twin_app.core import xform as core_xform
@@ -43,6 +42,11 @@ from twin_app.io import stl, xform
 from twin_app.io.raw import RawInstance, RawMesh, RawScene
 from twin_app.io.step import StepConversionError, step_to_glb
 from twin_app.io.threemf import ThreeMFError, ThreeMFLimitError, read_3mf
+from twin_app.io.typed import Float64Array, FloatArray
+
+if TYPE_CHECKING:
+    import trimesh
+    from trimesh.resolvers import FilePathResolver
 
 log = logging.getLogger(__name__)
 
@@ -385,7 +389,7 @@ def _load_trimesh(path: Path, data: bytes, file_type: str, ctx: _Progress) -> Ra
     return raw
 
 
-def _geometry_nodes_in_file_order(scene: Any, reverse: bool) -> list[str]:
+def _geometry_nodes_in_file_order(scene: trimesh.Scene, reverse: bool) -> list[str]:
     # ``nodes_geometry`` comes from a set. The graph's node dict keeps the order in which
     # the loader added edges: file order for OBJ/PLY/STL, and for glTF the reverse (its
     # loader walks the node tree with a stack), which puts parts back in file order.
@@ -405,7 +409,7 @@ def _node_name(node: str, parents: dict[str, str]) -> str:
     return str(node)
 
 
-def _resolver(path: Path) -> Any:
+def _resolver(path: Path) -> FilePathResolver:
     from trimesh import resolvers
 
     class SizeLimitedResolver(resolvers.FilePathResolver):
@@ -426,12 +430,13 @@ def _resolver(path: Path) -> Any:
     return SizeLimitedResolver(str(path.resolve()))
 
 
-def _trimesh_color(geom: Any) -> tuple[float, float, float] | None:
+def _trimesh_color(geom: trimesh.Trimesh) -> tuple[float, float, float] | None:
     """Return the mesh's main colour, or None when the file gives it none."""
+    from trimesh.visual.color import ColorVisuals
+
     try:
         visual = geom.visual
-        kind = getattr(visual, "kind", None)
-        rgba: NDArray[Any] | None = None
+        rgba: Float64Array | None = None
         material = getattr(visual, "material", None)
         if material is not None:
             base = getattr(material, "baseColorFactor", None)
@@ -439,14 +444,15 @@ def _trimesh_color(geom: Any) -> tuple[float, float, float] | None:
                 base = getattr(material, "diffuse", None)
             if base is not None:
                 rgba = np.asarray(base, dtype=np.float64).reshape(-1)
-        elif kind == "face":
+        elif isinstance(visual, ColorVisuals) and visual.kind == "face":
             rgba = np.asarray(visual.face_colors, dtype=np.float64).mean(axis=0)
-        elif kind == "vertex":
+        elif isinstance(visual, ColorVisuals) and visual.kind == "vertex":
             rgba = np.asarray(visual.vertex_colors, dtype=np.float64).mean(axis=0)
         if rgba is None or rgba.size < 3 or not np.isfinite(rgba[:3]).all():
             return None
         scale = 255.0 if rgba.dtype.kind in "ui" or rgba[:3].max() > 1.0 else 1.0
-        return tuple(float(min(max(c / scale, 0.0), 1.0)) for c in rgba[:3])  # type: ignore[return-value]
+        r, g, b = (float(min(max(c / scale, 0.0), 1.0)) for c in rgba[:3])
+        return (r, g, b)
     except (AttributeError, ValueError, TypeError, IndexError):
         return None
 
@@ -542,7 +548,7 @@ def _build(raw: RawScene, source: str, stem: str, fmt: str, ctx: _Progress) -> I
         transform, bake = core_xform.decompose(m)
         key = (inst.mesh, None if bake is None else bake.tobytes())
         if key not in encoded:
-            vertices: NDArray[np.floating] = np.asarray(mesh.vertices, dtype=np.float64)
+            vertices: FloatArray = np.asarray(mesh.vertices, dtype=np.float64)
             if y_up:
                 vertices = xform.y_up_to_z_up(vertices)
             if raw.unit != 1.0:

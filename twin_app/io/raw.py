@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-import numpy as np
-from numpy.typing import NDArray
+from twin_app.core.xform import Matrix
+from twin_app.io.typed import FloatArray, IntArray
 
 
 @dataclass
@@ -19,8 +19,8 @@ class RawMesh:
     """One triangle mesh as the file stores it."""
 
     name: str
-    vertices: NDArray[np.floating]
-    faces: NDArray[np.integer]
+    vertices: FloatArray
+    faces: IntArray
     color: tuple[float, float, float] | None = None
 
 
@@ -30,7 +30,7 @@ class RawInstance:
 
     name: str
     mesh: int
-    matrix: NDArray[np.float64]
+    matrix: Matrix
 
 
 @dataclass

@@ -13,7 +13,8 @@ than ``numpy.unique(axis=0)``, which is several times slower on millions of rows
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
+
+from twin_app.io.typed import Float32Array, UInt32Array
 
 HEADER = 80
 RECORD = np.dtype([("normal", "<f4", (3,)), ("corners", "<f4", (3, 3)), ("attr", "<u2")])
@@ -51,7 +52,7 @@ def declared_count(data: bytes) -> int:
     return int.from_bytes(data[HEADER : HEADER + 4], "little")
 
 
-def read_binary(data: bytes, count: int) -> NDArray[np.float32]:
+def read_binary(data: bytes, count: int) -> Float32Array:
     """Return the triangle corners ``(count, 3, 3)`` of a binary STL (a copy)."""
     end = HEADER + 4 + RECORD.itemsize * count
     if end > len(data):
@@ -60,7 +61,7 @@ def read_binary(data: bytes, count: int) -> NDArray[np.float32]:
     return np.ascontiguousarray(records["corners"])
 
 
-def weld(corners: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.uint32]]:
+def weld(corners: Float32Array) -> tuple[Float32Array, UInt32Array]:
     """Merge bit-identical corners of ``(n, 3, 3)`` triangles into ``(vertices, faces)``.
 
     ``-0.0`` and ``0.0`` are treated as the same coordinate. Vertices come out sorted by

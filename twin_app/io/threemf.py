@@ -24,6 +24,7 @@ from xml.parsers import expat
 
 import numpy as np
 
+from twin_app.core.xform import Matrix
 from twin_app.io.raw import RawInstance, RawMesh, RawScene
 
 UNITS = {
@@ -159,7 +160,7 @@ def _hex_color(text: str) -> tuple[float, float, float]:
     return (int(h[0:2], 16) / 255.0, int(h[2:4], 16) / 255.0, int(h[4:6], 16) / 255.0)
 
 
-def _matrix(text: str) -> np.ndarray:
+def _matrix(text: str) -> Matrix:
     m = np.eye(4)
     if text.strip():
         values = np.array(text.split(), dtype=np.float64)
@@ -239,7 +240,7 @@ def read_3mf(
         scene = RawScene(unit=main.unit, up="z")
         mesh_index: dict[tuple[str, str], int] = {}
 
-        def expand(pname: str, oid: str, m: np.ndarray, depth: int) -> None:
+        def expand(pname: str, oid: str, m: Matrix, depth: int) -> None:
             if depth > MAX_DEPTH:
                 raise ThreeMFError("components nest too deep (or refer to themselves)")
             mp = part(pname)

@@ -4,17 +4,21 @@ Importing the individual ``vtkmodules`` keeps start-up lean (``vtkmodules.all`` 
 kit) and gives the rest of the package one list of the VTK classes it relies on. The
 OpenGL2 factory overrides are imported for their side effect: without them the abstract
 mappers and actors would have no rendering implementation.
+
+VTK's classes come with stubs; ``numpy_support`` is unannotated, and a few stub signatures
+are narrower than VTK itself. The typed helpers below are the only places that cross those
+gaps, so the rest of the package is checked against precise types.
 """
 
 from __future__ import annotations
 
 import vtkmodules.vtkRenderingOpenGL2  # noqa: F401  (registers the OpenGL implementations)
-from vtkmodules.util.numpy_support import numpy_to_vtk, numpy_to_vtkIdTypeArray, vtk_to_numpy
+from vtkmodules.util import numpy_support
 from vtkmodules.vtkCommonComputationalGeometry import vtkParametricTorus
-from vtkmodules.vtkCommonCore import vtkObject, vtkPoints
+from vtkmodules.vtkCommonCore import vtkCommand, vtkDataArray, vtkIdTypeArray, vtkPoints
 from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkMultiBlockDataSet, vtkPolyData
+from vtkmodules.vtkCommonExecutionModel import vtkPolyDataAlgorithm
 from vtkmodules.vtkCommonMath import vtkMatrix4x4
-from vtkmodules.vtkCommonTransforms import vtkTransform
 from vtkmodules.vtkFiltersSources import (
     vtkArrowSource,
     vtkParametricFunctionSource,
@@ -29,10 +33,14 @@ from vtkmodules.vtkRenderingCore import (
     vtkCompositeDataDisplayAttributes,
     vtkCompositePolyDataMapper,
     vtkPolyDataMapper,
+    vtkProp,
     vtkRenderer,
 )
 
+from twin_app.io.typed import FloatArray, Int64Array
+
 __all__ = [
+    "clear_block",
     "numpy_to_vtk",
     "numpy_to_vtkIdTypeArray",
     "vtkActor",
@@ -41,19 +49,51 @@ __all__ = [
     "vtkBillboardTextActor3D",
     "vtkCellArray",
     "vtkCellPicker",
+    "vtkCommand",
     "vtkCompositeDataDisplayAttributes",
     "vtkCompositePolyDataMapper",
+    "vtkDataArray",
+    "vtkIdTypeArray",
     "vtkMatrix4x4",
     "vtkMultiBlockDataSet",
-    "vtkObject",
     "vtkOrientationMarkerWidget",
     "vtkParametricFunctionSource",
     "vtkParametricTorus",
     "vtkPlaneSource",
     "vtkPoints",
     "vtkPolyData",
+    "vtkPolyDataAlgorithm",
     "vtkPolyDataMapper",
+    "vtkProp",
     "vtkRenderer",
-    "vtkTransform",
-    "vtk_to_numpy",
 ]
+
+
+def numpy_to_vtk(array: FloatArray, deep: bool = False) -> vtkDataArray:
+    """Return a VTK array of a contiguous 1-D or 2-D ``array`` (n×k: k components).
+
+    ``deep=False`` shares ``array``'s memory (the VTK array keeps a reference to it, so
+    writing to ``array`` changes what VTK draws after a ``Modified()``); ``deep=True``
+    copies. Raises ``TypeError`` for a dtype VTK has no array type for.
+    """
+    out: vtkDataArray = numpy_support.numpy_to_vtk(array, deep=deep)  # type: ignore[no-untyped-call]
+    return out
+
+
+def numpy_to_vtkIdTypeArray(array: Int64Array, deep: bool = False) -> vtkIdTypeArray:
+    """Return a ``vtkIdTypeArray`` of a 1-D int64 ``array`` (shared unless ``deep``).
+
+    Raises ``ValueError`` if ``array``'s dtype is not the platform's ``vtkIdType``.
+    """
+    out: vtkIdTypeArray = numpy_support.numpy_to_vtkIdTypeArray(  # type: ignore[no-untyped-call]
+        array, deep=deep
+    )
+    return out
+
+
+def clear_block(blocks: vtkMultiBlockDataSet, slot: int) -> None:
+    """Empty block ``slot`` of ``blocks`` (the slot stays, holding nothing)."""
+    # VTK takes a null block here; the stub declares the argument non-optional.
+    blocks.SetBlock(slot, None)  # type: ignore[arg-type]
+
+

@@ -32,18 +32,21 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 
 from twin_app.core.xform import Matrix, matrix_to_quat
+from twin_app.io.typed import Float64Array, FloatArray
 from twin_app.render._vtk import (
     vtkActor,
     vtkArrowSource,
+    vtkCommand,
     vtkMatrix4x4,
     vtkParametricFunctionSource,
     vtkParametricTorus,
     vtkPlaneSource,
+    vtkPolyDataAlgorithm,
     vtkPolyDataMapper,
     vtkRenderer,
 )
@@ -67,7 +70,7 @@ _RING_SAMPLES = 72
 _AXES = np.eye(3)
 
 
-def snap_delta(delta: Matrix, center: Sequence[float], mode: HandleMode,
+def snap_delta(delta: Matrix, center: Sequence[float] | FloatArray, mode: HandleMode,
                translate_step: float = TRANSLATE_STEP,
                rotate_step_deg: float = ROTATE_STEP) -> Matrix:
     """Snap a world-space drag ``delta`` (4×4).
@@ -112,13 +115,14 @@ def _ring_frame(axis: int) -> Matrix:
     return m
 
 
-def _segment_distance(p: Matrix, a: Matrix, b: Matrix) -> float:
+def _segment_distance(p: Float64Array, a: Float64Array, b: Float64Array) -> float:
+    """Distance from the 2D point ``p`` to the segment ``a``–``b``."""
     ab = b - a
     t = float(np.clip(np.dot(p - a, ab) / max(float(np.dot(ab, ab)), 1e-12), 0.0, 1.0))
     return float(np.linalg.norm(p - (a + t * ab)))
 
 
-def _inside(p: Matrix, poly: Matrix) -> bool:
+def _inside(p: Float64Array, poly: Float64Array) -> bool:
     """Is the 2D point ``p`` inside the convex polygon ``poly`` (either winding)? Never for
     a polygon seen nearly edge-on (under ``PICK_PX``² of area)."""
     x, y = poly[:, 0], poly[:, 1]
@@ -129,6 +133,14 @@ def _inside(p: Matrix, poly: Matrix) -> bool:
         a, b = poly[i], poly[(i + 1) % len(poly)]
         signs.append((b[0] - a[0]) * (p[1] - a[1]) - (b[1] - a[1]) * (p[0] - a[0]))
     return all(s >= 0 for s in signs) or all(s <= 0 for s in signs)
+
+
+class _PartActor(NamedTuple):
+    """The actor of one handle part, its placement in the handle's frame, its own colour."""
+
+    actor: vtkActor
+    base: Matrix
+    color: tuple[float, float, float]
 
 
 class TransformHandle:
@@ -149,9 +161,9 @@ class TransformHandle:
         self._overlay.SetActiveCamera(renderer.GetActiveCamera())
         window.SetNumberOfLayers(max(2, window.GetNumberOfLayers()))
         window.AddRenderer(self._overlay)
-        self._actors: dict[Part, tuple[vtkActor, Matrix, tuple[float, float, float]]] = {}
+        self._actors: dict[Part, _PartActor] = {}
         self._build()
-        self._tag = renderer.AddObserver("StartEvent", self._on_scene_render)
+        self._tag = renderer.AddObserver(vtkCommand.StartEvent, self._on_scene_render)
         self.mode: HandleMode | None = None
         self.snapping = False
         self.translate_step = TRANSLATE_STEP
@@ -170,9 +182,10 @@ class TransformHandle:
         self._update_enabled()
 
     # -- geometry --------------------------------------------------------------------
-    def _add(self, part: Part, source: object, base: Matrix, opacity: float = 1.0) -> None:
+    def _add(self, part: Part, source: vtkPolyDataAlgorithm, base: Matrix,
+             opacity: float = 1.0) -> None:
         mapper = vtkPolyDataMapper()
-        mapper.SetInputConnection(source.GetOutputPort())  # type: ignore[attr-defined]
+        mapper.SetInputConnection(source.GetOutputPort())
         actor = vtkActor()
         actor.SetMapper(mapper)
         actor.PickableOff()
@@ -184,7 +197,7 @@ class TransformHandle:
         prop.SetDiffuse(0.6)
         prop.SetSpecular(0.0)
         self._overlay.AddActor(actor)
-        self._actors[part] = (actor, base, color)
+        self._actors[part] = _PartActor(actor, base, color)
 
     def _build(self) -> None:
         for axis in range(3):
@@ -231,7 +244,7 @@ class TransformHandle:
             self._scale = self.world_per_pixel(self.center) * ARROW_PX
             self._place_actors()
 
-    def world_per_pixel(self, point: Sequence[float]) -> float:
+    def world_per_pixel(self, point: Sequence[float] | FloatArray) -> float:
         """World length of one display pixel at ``point`` (for the current camera)."""
         cam = self._scene.GetActiveCamera()
         height = max(1, self._scene.GetSize()[1])
@@ -243,9 +256,10 @@ class TransformHandle:
 
     # -- configuration ---------------------------------------------------------------
     @property
-    def center(self) -> Matrix:
+    def center(self) -> Float64Array:
         """Where the handle is drawn: the node's box centre, moved by the drag so far."""
-        return (self._delta @ np.append(self._center, 1.0))[:3]
+        moved: Float64Array = self._delta @ np.append(self._center, 1.0)
+        return moved[:3]
 
     def attach(self, node_id: str, transform: Sequence[float], world: Matrix,
                parent_world: Matrix, local_bounds: Sequence[float]) -> None:
@@ -335,7 +349,7 @@ class TransformHandle:
         return True
 
     # -- screen geometry -------------------------------------------------------------
-    def _project(self, points: Matrix) -> Matrix:
+    def _project(self, points: FloatArray) -> Float64Array:
         """World points (n×3) → display pixels (n×2, origin bottom-left)."""
         ren = self._scene
         cam = ren.GetActiveCamera()
@@ -347,7 +361,7 @@ class TransformHandle:
         ox, oy = ren.GetOrigin()
         return np.asarray((ndc + 1.0) / 2.0 * (w, h) + (ox, oy))
 
-    def _ray(self, x: float, y: float) -> tuple[Matrix, Matrix]:
+    def _ray(self, x: float, y: float) -> tuple[Float64Array, Float64Array]:
         """The eye ray through display pixel ``(x, y)``: origin and unit direction."""
         ren = self._scene
         pts = []

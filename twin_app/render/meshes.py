@@ -20,9 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
 from twin_app.core import meshblob
+from twin_app.io.typed import Float32Array, IntArray
 from twin_app.render._vtk import numpy_to_vtkIdTypeArray, vtkCellArray
 
 log = logging.getLogger(__name__)
@@ -42,14 +42,14 @@ DEFAULT_PLACEHOLDER_SIZE = 0.2  # metres: the cube drawn for a part without a "b
 class MeshEntry:
     """One decoded mesh: local vertices, shared triangle cells and local bounds."""
 
-    vertices: NDArray[np.float32]
+    vertices: Float32Array
     cells: vtkCellArray
     triangles: int
     bounds: tuple[float, ...]
     users: int = 0
 
 
-def make_cells(faces: NDArray[np.integer]) -> vtkCellArray:
+def make_cells(faces: IntArray) -> vtkCellArray:
     """Return a ``vtkCellArray`` of triangles from an (m, 3) index array."""
     f = np.ascontiguousarray(faces, dtype=np.int64).reshape(-1)
     offsets = np.arange(0, len(f) + 1, 3, dtype=np.int64)
@@ -59,7 +59,7 @@ def make_cells(faces: NDArray[np.integer]) -> vtkCellArray:
     return cells
 
 
-def box_vertices(bounds: Sequence[float]) -> NDArray[np.float32]:
+def box_vertices(bounds: Sequence[float]) -> Float32Array:
     """Return the 8 corners of ``bounds`` as float32 (8, 3), in ``BOX_FACES`` order."""
     x0, y0, z0, x1, y1, z1 = (float(b) for b in bounds)
     return np.array(

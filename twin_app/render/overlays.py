@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from numpy.typing import NDArray
 
+from twin_app.io.typed import Float64Array, FloatArray, Int64Array, IntArray
 from twin_app.render._vtk import (
     numpy_to_vtk,
     numpy_to_vtkIdTypeArray,
@@ -33,7 +33,7 @@ BOX_EDGES = np.array(
 FRUSTUM_SIZE = 0.8  # metres from the eye to the drawn image plane
 
 
-def line_polydata(points: NDArray[np.floating], edges: NDArray[np.integer]) -> vtkPolyData:
+def line_polydata(points: FloatArray, edges: IntArray) -> vtkPolyData:
     """Return a polydata of line segments ``edges`` (k, 2) between ``points`` (n, 3)."""
     pd = vtkPolyData()
     pts = vtkPoints()
@@ -49,8 +49,8 @@ def line_polydata(points: NDArray[np.floating], edges: NDArray[np.integer]) -> v
 
 
 def boxes_lines(
-    boxes: Sequence[NDArray[np.floating]],
-) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    boxes: Sequence[FloatArray],
+) -> tuple[Float64Array, Int64Array]:
     """Return ``(points, edges)`` of several boxes, each given as its 8 corners (8, 3)."""
     if not boxes:
         return np.zeros((0, 3)), np.zeros((0, 2), dtype=np.int64)
@@ -59,13 +59,13 @@ def boxes_lines(
     return pts, edges
 
 
-def boxes_polydata(boxes: Sequence[NDArray[np.floating]]) -> vtkPolyData:
+def boxes_polydata(boxes: Sequence[FloatArray]) -> vtkPolyData:
     """Return the edges of several boxes, each given as its 8 corners (8, 3)."""
     return line_polydata(*boxes_lines(boxes))
 
 
 def frustum_lines(camera: Sequence[float], size: float = FRUSTUM_SIZE,
-                  aspect: float = 1.6) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+                  aspect: float = 1.6) -> tuple[Float64Array, Int64Array]:
     """Return ``(points, edges)`` of a small camera pyramid for a 9-float camera.
 
     The apex is the camera position; the base is a rectangle ``size`` metres towards the
@@ -103,7 +103,7 @@ class LinesOverlay:
                  opacity: float = 1.0) -> None:
         self._renderer = renderer
         self.mapper = vtkPolyDataMapper()
-        self.mapper.SetInputData(line_polydata(np.zeros((0, 3)), np.zeros((0, 2))))
+        self.mapper.SetInputData(line_polydata(np.zeros((0, 3)), np.zeros((0, 2), dtype=np.int64)))
         self.mapper.ScalarVisibilityOff()
         # Outlines sit on part faces: pull lines towards the camera so they win depth ties.
         self.mapper.SetResolveCoincidentTopologyToPolygonOffset()

@@ -35,17 +35,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, TypeVar
 
 import numpy as np
-from numpy.typing import NDArray
 
 from twin_app.core.changes import NODE, ChangeSet
 from twin_app.core.document import DEFAULT_COLOR, Document, Node
 from twin_app.core.ids import ROOT_ID
 from twin_app.core.xform import Matrix
 from twin_app.core.xform import matrix as matrix_from_transform
+from twin_app.io.typed import Float32Array, Float64Array
 from twin_app.render._vtk import (
+    clear_block,
     numpy_to_vtk,
     vtkActor,
     vtkCellArray,
@@ -55,6 +56,7 @@ from twin_app.render._vtk import (
     vtkMultiBlockDataSet,
     vtkPoints,
     vtkPolyData,
+    vtkProp,
     vtkRenderer,
 )
 from twin_app.render.meshes import (
@@ -94,6 +96,7 @@ _VISIBILITY_FIELDS = frozenset({"visible", "parent"})
 _MESH_FIELDS = frozenset({"mesh", "prop:bbox"})
 _STYLE_FIELDS = frozenset({"color", "opacity"})
 _COLOR_ONLY = frozenset({"color"})
+_T = TypeVar("_T")
 
 
 class _Shard:
@@ -133,7 +136,7 @@ class _Shard:
         return slot
 
     def remove(self, pd: vtkPolyData, slot: int, triangles: int) -> None:
-        self.mb.SetBlock(slot, None)
+        clear_block(self.mb, slot)
         self.attrs.RemoveBlockColor(pd)
         self.attrs.RemoveBlockOpacity(pd)
         self.attrs.RemoveBlockVisibility(pd)
@@ -153,8 +156,8 @@ class _Block:
     slot: int
     mesh: str
     placeholder: bool
-    local: NDArray[np.float32]
-    world: NDArray[np.float32]
+    local: Float32Array
+    world: Float32Array
     local_bounds: tuple[float, ...]
     triangles: int
     visible: bool = True
@@ -168,6 +171,18 @@ class _Peer:
     camera: tuple[float, ...] | None
     lines: LinesOverlay
     label: Label3D
+
+
+class BlockState(TypedDict):
+    """A drawn node as ``SceneVisual.block_state`` reports it."""
+
+    points: Float32Array  # world-space vertices (n×3), the array VTK draws
+    color: tuple[float, ...]  # the block colour (tinted when highlighted)
+    opacity: float
+    visible: bool  # the block attribute, i.e. effective visibility
+    placeholder: bool  # drawn as its bounding box until the mesh arrives
+    mesh: str
+    polydata: vtkPolyData
 
 
 def _mix(a: Sequence[float], b: Sequence[float], t: float) -> tuple[float, float, float]:
@@ -386,7 +401,7 @@ class SceneVisual:
                     return block.node_id
                 # The cell picker ignores block visibility: take the hidden block out of
                 # its multiblock for this pick only.
-                block.shard.mb.SetBlock(block.slot, None)
+                clear_block(block.shard.mb, block.slot)
                 detached.append(block)
             return None
         finally:
@@ -444,10 +459,9 @@ class SceneVisual:
         """Ids of the nodes that have a block."""
         return set(self._blocks)
 
-    def block_state(self, node_id: str) -> dict[str, object] | None:
-        """Return a drawn node's state for tests and diagnostics: ``points`` (world, n×3),
-        ``color``, ``opacity``, ``visible`` (block attribute), ``placeholder``, ``mesh``,
-        ``polydata``; ``None`` if the node has no block."""
+    def block_state(self, node_id: str) -> BlockState | None:
+        """Return a drawn node's state for tests and diagnostics (see ``BlockState``), or
+        ``None`` if the node has no block."""
         block = self._blocks.get(node_id)
         if block is None:
             return None
@@ -463,9 +477,10 @@ class SceneVisual:
         }
 
     @property
-    def actors(self) -> list[vtkActor]:
+    def actors(self) -> list[vtkProp]:
         """Every actor this visual has added to the renderer."""
-        out = [s.actor for s in self._shards] + [self._sel_lines.actor, self._hover_lines.actor]
+        out: list[vtkProp] = [s.actor for s in self._shards]
+        out += [self._sel_lines.actor, self._hover_lines.actor]
         for peer in self._peers.values():
             out += [peer.lines.actor, peer.label.actor]
         return out
@@ -616,7 +631,7 @@ class SceneVisual:
 
     # -- tree memos ------------------------------------------------------------------
     @staticmethod
-    def _invalidate(doc: Document, roots: list[str], memo: dict[str, object]) -> list[str]:
+    def _invalidate(doc: Document, roots: list[str], memo: dict[str, _T]) -> list[str]:
         """Forget memo entries of the roots' subtrees and return those subtrees' ids."""
         if not roots:
             return []
@@ -701,12 +716,12 @@ class SceneVisual:
             if block is not None and node is not None:
                 block.shard.attrs.SetBlockColor(block.pd, self._color_of(node, block))
 
-    def _outline_boxes(self, ids: Iterable[str]) -> list[NDArray[np.float64]]:
+    def _outline_boxes(self, ids: Iterable[str]) -> list[Float64Array]:
         """Oriented boxes for parts, one world-aligned box per group."""
         doc = self._doc
         if doc is None:
             return []
-        boxes: list[NDArray[np.float64]] = []
+        boxes: list[Float64Array] = []
         for nid in ids:
             if nid not in doc.nodes:
                 continue
@@ -716,14 +731,14 @@ class SceneVisual:
                     continue
                 lb = np.asarray(block.local_bounds, dtype=np.float64)
                 pad = (lb[3:] - lb[:3]) * OUTLINE_PAD + 0.001
-                corners = box_corners((*(lb[:3] - pad), *(lb[3:] + pad)))
+                corners = box_corners(np.concatenate((lb[:3] - pad, lb[3:] + pad)))
                 boxes.append(apply_matrix(self._world_of(doc, nid), corners))
                 continue
             b = self.node_bounds([nid])
             if b is not None:
-                pad = max(b[1] - b[0], b[3] - b[2], b[5] - b[4]) * OUTLINE_PAD + 0.001
-                boxes.append(box_corners((b[0] - pad, b[2] - pad, b[4] - pad,
-                                          b[1] + pad, b[3] + pad, b[5] + pad)))
+                grow = max(b[1] - b[0], b[3] - b[2], b[5] - b[4]) * OUTLINE_PAD + 0.001
+                boxes.append(box_corners((b[0] - grow, b[2] - grow, b[4] - grow,
+                                          b[1] + grow, b[3] + grow, b[5] + grow)))
         return boxes
 
     def _refresh_overlays(self) -> None:
@@ -735,7 +750,7 @@ class SceneVisual:
 
     def _refresh_peer(self, peer: _Peer) -> None:
         parts = [boxes_lines(self._outline_boxes(peer.selection))]
-        label_at: NDArray[np.float64] | None = None
+        label_at: Float64Array | None = None
         if peer.camera is not None:
             try:
                 fpts, fedges = frustum_lines(peer.camera)

@@ -9,15 +9,15 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from numpy.typing import NDArray
 
 from twin_app.core.xform import Matrix, matrix_to_quat, quat_to_matrix
+from twin_app.io.typed import Float64Array, FloatArray
 
 IDENTITY4: Matrix = np.eye(4)
 IDENTITY4.setflags(write=False)
 
 
-def axis_angle(r: NDArray[np.floating]) -> tuple[NDArray[np.float64], float]:
+def axis_angle(r: FloatArray) -> tuple[Float64Array, float]:
     """Return ``(unit axis, angle in radians)`` of a 3×3 rotation (axis z for no rotation)."""
     x, y, z, w = matrix_to_quat(r)
     s = math.sqrt(x * x + y * y + z * z)
@@ -26,14 +26,14 @@ def axis_angle(r: NDArray[np.floating]) -> tuple[NDArray[np.float64], float]:
     return np.array((x / s, y / s, z / s)), 2.0 * math.atan2(s, w)
 
 
-def rotation_about(axis: NDArray[np.floating], angle: float) -> Matrix:
+def rotation_about(axis: FloatArray, angle: float) -> Matrix:
     """Return the 3×3 rotation by ``angle`` radians about the unit ``axis``."""
     h = angle / 2.0
     s = math.sin(h)
     return quat_to_matrix((axis[0] * s, axis[1] * s, axis[2] * s, math.cos(h)))
 
 
-def box_corners(bounds: Sequence[float]) -> NDArray[np.float64]:
+def box_corners(bounds: Sequence[float] | FloatArray) -> Float64Array:
     """Return the 8 corners (8×3) of ``(xmin, ymin, zmin, xmax, ymax, zmax)``."""
     x0, y0, z0, x1, y1, z1 = bounds
     return np.array(
@@ -43,7 +43,7 @@ def box_corners(bounds: Sequence[float]) -> NDArray[np.float64]:
     )
 
 
-def apply_matrix(m: NDArray[np.floating], pts: NDArray[np.floating]) -> NDArray[np.float64]:
+def apply_matrix(m: FloatArray, pts: FloatArray) -> Float64Array:
     """Return ``pts`` (n×3) transformed by the 4×4 matrix ``m``."""
     mm = np.asarray(m, dtype=np.float64)
     return np.asarray(pts, dtype=np.float64) @ mm[:3, :3].T + mm[:3, 3]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from twin_app.render._vtk import (
+    vtkActor,
     vtkAxesActor,
     vtkOrientationMarkerWidget,
     vtkRenderer,
@@ -152,7 +153,7 @@ class GroundGrid:
         self.fit(None)
 
     @property
-    def actor(self) -> object:
+    def actor(self) -> vtkActor:
         """The grid's VTK actor."""
         return self._lines.actor
 
