@@ -86,6 +86,9 @@ def kind_icon(kind: str) -> QIcon:
     return icon
 
 
+# Node fields the tree displays (name, icon by kind, greyed when hidden, part number tip).
+SHOWN_FIELDS = frozenset({"name", "kind", "visible", "prop:part_number"})
+
 class SceneModel(QAbstractItemModel):
     """A two-column (name, visible) tree model of a document, updated incrementally."""
 
@@ -160,7 +163,9 @@ class SceneModel(QAbstractItemModel):
             self._remove_phase(affected)
             self._insert_phase(affected)
         for nid, fields in changes.nodes.items():
-            if nid in self._parent and fields - {"node", "parent", "order"}:
+            # Only what the tree shows: a recolour or a sensor-like property stream must
+            # not make the view (and its size-to-contents header) re-read every row.
+            if nid in self._parent and fields & SHOWN_FIELDS:
                 idx = self.index_of(nid)
                 if idx.isValid():
                     self.dataChanged.emit(idx, idx.siblingAtColumn(COL_VISIBLE))
