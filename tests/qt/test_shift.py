@@ -130,26 +130,30 @@ def test_window_takes_ten_thousand_remote_edits_with_flat_memory(joined, qtbot):
                     timeout=20_000)
 
 
-def test_window_keeps_painting_and_catches_up_under_a_flood_of_remote_edits(joined, qtbot):
-    """Ten sites editing at 3 000 edits/s: the window still runs its timers (paints, input)
-    while it applies them, and holds the room's state once they stop."""
+def test_window_keeps_painting_and_keeps_up_under_a_flood_of_remote_edits(join, demo_server, qtbot):
+    """Ten sites recolouring and re-measuring the demo plant's parts at 2 500 edits/s: the
+    window still runs its timers (paints, input) while it applies them, keeps up with the
+    room, and holds its state once they stop."""
     import multiprocessing as mp
 
     from bench.soak import writers
+    from twin_app.demo import load_demo
 
-    client, w, srv = joined
+    client, w = join("Control room", endpoint=demo_server.endpoint, room="demo")
+    parts = sorted(n.id for n in load_demo()[0].nodes.values() if n.kind == "part")
     ticks: list[float] = []
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.append(time.monotonic()))
     timer.start(20)
     mpc = mp.get_context("spawn")
     stop, stats = mpc.Event(), mpc.Manager().dict()
-    proc = mpc.Process(target=writers, args=(srv.endpoint, "designer-token", "plant", 10, 3000.0, list(PARTS), stop, stats))
+    proc = mpc.Process(target=writers, args=(demo_server.endpoint, "designer-token", "demo", 10, 2500.0,
+                                             parts, stop, stats))
     proc.start()
     try:
         qtbot.waitUntil(lambda: client.store.last_seq >= 1_000, timeout=60_000)
         t_start = time.monotonic()
-        qtbot.waitUntil(lambda: client.store.last_seq >= 20_000, timeout=60_000)
+        qtbot.waitUntil(lambda: client.head_seq >= 20_000, timeout=60_000)
         t_end = time.monotonic()
         flood_ticks = [t_start, *(t for t in ticks if t_start < t < t_end), t_end]
         stop.set()
@@ -161,6 +165,9 @@ def test_window_keeps_painting_and_catches_up_under_a_flood_of_remote_edits(join
     assert stats["acked"] == stats["sent"] > 20_000
     gaps = [b - a for a, b in itertools.pairwise(flood_ticks)]
     assert max(gaps) < 1.0, f"the window froze for {max(gaps):.1f} s while applying remote edits"
-    qtbot.waitUntil(lambda: client.store.last_seq >= client.head_seq and client.store.last_seq >= stats["sent"],
-                    timeout=30_000)
-    assert all(w.scene_model.index_of(p).data() == client.store.doc.nodes[p].name for p in PARTS)
+    # Keeping up: once the sites stop, the window holds the room within a few seconds
+    # (a window applying slower than the room edits would be tens of seconds behind).
+    t_stop = time.monotonic()
+    qtbot.waitUntil(lambda: client.store.last_seq >= stats["sent"], timeout=60_000)
+    assert time.monotonic() - t_stop < 5.0, f"the window was {time.monotonic() - t_stop:.0f} s behind"
+    assert all(w.scene_model.index_of(p).data() == client.store.doc.nodes[p].name for p in parts[:20])
