@@ -153,7 +153,6 @@ class Agent(threading.Thread):
         self.backoff = 0.2
         self.next_attempt = 0.0
         self.join_tries = 0
-        self.failed_auth = False
         self._stopping = False
         self._finished = False
         self.counters = {"catchups": 0, "joins": 0, "reconnects": 0}
@@ -435,7 +434,6 @@ class Agent(threading.Thread):
         self.hb_s = max(0.05, body["hb_ms"] / 1000.0)
         self.credit = int(body["limits"].get("edit_credit", 256))
         self.backoff = 0.2
-        self.failed_auth = False
         self.emit(("welcome", body["session"], body["role"], body["epoch"], body["limits"]))
         self.join_tries = 0
         self._join()
@@ -560,7 +558,6 @@ class Agent(threading.Thread):
             self.next_attempt = 0.0
             return
         if code == protocol.E_AUTH:
-            self.failed_auth = True
             self._set_state("failed", f"access refused: {reason}")
             self.emit(("error", code, reason))
             if self.sock is not None:

@@ -255,11 +255,6 @@ class SyncClient:
         return dict(self._agent.counters)
 
     @property
-    def pending_count(self) -> int:
-        """Edits not yet sequenced by the server."""
-        return len(self.store.pending)
-
-    @property
     def unacked_count(self) -> int:
         """Edits whose ACK or NACK has not been processed yet (on the owner thread)."""
         return len(self._unacked)

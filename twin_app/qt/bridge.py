@@ -22,7 +22,6 @@ from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, Qt, Signal
 
-from twin_app.core.changes import ChangeSet
 from twin_app.core.ops import Op
 from twin_app.core.store import ClientStore, PendingOp
 
@@ -30,16 +29,6 @@ log = logging.getLogger(__name__)
 
 # Time the GUI thread spends applying network events before it paints and reads input again.
 DRAIN_BUDGET_S = 0.05
-
-
-class AssetsLike(Protocol):
-    """What the UI uses of the client's content-addressed asset cache."""
-
-    on_arrived: list[Callable[[str], None]]
-
-    def put(self, blob: bytes) -> str: ...
-    def get(self, digest: str) -> bytes | None: ...
-    def want(self, digests: Any) -> None: ...
 
 
 class ClientLike(Protocol):
@@ -123,8 +112,3 @@ class ClientBridge(QObject):
             # More arrived than fits the budget: continue after the paints and input
             # queued meanwhile, so a flood of remote edits never freezes the window.
             self.wakeup()
-
-
-def changes_touch(changes: ChangeSet, ids: set[str]) -> bool:
-    """True if ``changes`` touched any of ``ids`` (or replaced the whole document)."""
-    return changes.reset or any(nid in changes.nodes for nid in ids)

@@ -140,10 +140,6 @@ class Viewport(QWidget):
         """The move/rotate handle."""
         return self._handle
 
-    def set_mesh_source(self, source: MeshSource | None) -> None:
-        """Use ``source(hash) -> bytes | None`` for mesh blobs (e.g. the asset store's get)."""
-        self._mesh_source = source
-
     def _fetch_mesh(self, mesh_hash: str) -> bytes | None:
         source = self._mesh_source
         if source is None:
@@ -203,14 +199,6 @@ class Viewport(QWidget):
             self._qt.ren_win.Render()  # the paint is asking: render into VTK's buffer
         else:
             self._qt.update()  # a style or widget asked: one paint, one render
-
-    def render_now(self) -> None:
-        """Render synchronously (screenshots, tests); prefer ``request_render``."""
-        if self._closed:
-            return
-        self._sync_handle()
-        self._renderer.ResetCameraClippingRange()
-        self._qt.ren_win.Render()
 
     def screenshot(self, path: str | Path) -> None:
         """Render and save the 3D view to an image file (PNG by extension)."""

@@ -967,11 +967,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("view/theme", mode)
 
     def _on_grid_toggled(self, on: bool) -> None:
-        for name in ("set_grid_visible", "set_grid"):
-            fn = getattr(self.viewport, name, None)
-            if callable(fn):
-                fn(on)
-                break
+        self.viewport.set_grid_visible(on)
         self.viewport.request_render()
 
     def grab_screenshot(self, path: Path) -> None:
