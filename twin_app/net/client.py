@@ -20,7 +20,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, assert_never
 
@@ -36,50 +35,11 @@ from twin_app.net.agent import Agent
 from twin_app.net.assets import AssetCache
 from twin_app.net.outbox import Outbox
 from twin_app.protocol import E_ASSET
+from twin_app.session.facade import Client, Peer
 
 log = logging.getLogger(__name__)
 
 MAX_RUN = 50_000  # ops applied in one go when coalescing queued runs
-
-
-@dataclass
-class Peer:
-    """Someone else (or us) in the room, as the server last described them."""
-
-    session: str
-    client_id: str
-    name: str
-    role: str
-    color: tuple[float, float, float] | None = None
-    selection: list[str] = field(default_factory=list)
-    camera: tuple[float, ...] | None = None
-    status: str = ""
-    follow: str | None = None
-    follow_ok: list[str] = field(default_factory=list)
-    present: bool = False
-    rtt_ms: float | None = None
-    behind: int = 0
-
-    @staticmethod
-    def from_record(rec: dict[str, Any]) -> Peer:
-        """Build a peer from a PRESENCE record (tolerating missing fields)."""
-        color = rec.get("color")
-        camera = rec.get("camera")
-        return Peer(
-            session=str(rec.get("session", "")),
-            client_id=str(rec.get("client_id", "")),
-            name=str(rec.get("name", "")),
-            role=str(rec.get("role", "")),
-            color=(float(color[0]), float(color[1]), float(color[2])) if isinstance(color, list) and len(color) == 3 else None,
-            selection=list(rec.get("selection") or []),
-            camera=tuple(camera) if isinstance(camera, list) else None,
-            status=str(rec.get("status") or ""),
-            follow=rec.get("follow"),
-            follow_ok=list(rec.get("follow_ok") or []),
-            present=bool(rec.get("present", False)),
-            rtt_ms=rec.get("rtt_ms"),
-            behind=int(rec.get("behind") or 0),
-        )
 
 
 class Assets:
@@ -394,3 +354,7 @@ class SyncClient:
                     wanted.append(node.mesh)
         if wanted:
             self.assets.want(wanted)
+
+
+def _is_a_client(client: SyncClient) -> Client:
+    return client  # mypy proves here that SyncClient is what the UI codes against

@@ -123,7 +123,7 @@ class BackgroundHost:
 
     def others(self) -> int:
         """How many other people are in the room."""
-        own = getattr(self.client, "session", None)
+        own = self.client.session
         return sum(1 for s in self.client.peers if s != own)
 
     def check(self) -> None:

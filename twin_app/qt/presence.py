@@ -21,13 +21,13 @@ import colorsys
 import logging
 import math
 from collections.abc import Sequence
-from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from twin_app.qt.bridge import ClientLike
 from twin_app.qt.notify import NotificationArea
+from twin_app.qt.viewport import Viewport
 from twin_app.render.scene import ACCENT, HOVER
+from twin_app.session.facade import Client, Peer
 
 log = logging.getLogger(__name__)
 CAMERA_INTERVAL_MS = 80
@@ -42,15 +42,14 @@ def _same_camera(a: Sequence[float] | None, b: Sequence[float] | None, tol: floa
     return all(math.isclose(x, y, abs_tol=tol * scale) for x, y in zip(a[:6], b[:6], strict=True))
 
 
-def peer_color(peer: Any) -> tuple[float, float, float]:
+def peer_color(peer: Peer) -> tuple[float, float, float]:
     """Return the colour a peer is drawn in (0..1 floats): their own colour, or a stable one
     derived from their session, turned away from the hues of my selection and hover so
     another person's outline is never mistaken for mine."""
-    color = getattr(peer, "color", None)
-    if isinstance(color, (tuple, list)) and len(color) == 3:
-        rgb = (float(color[0]), float(color[1]), float(color[2]))
+    if peer.color is not None:
+        rgb = peer.color
     else:
-        h = sum(ord(c) * (i + 1) for i, c in enumerate(str(getattr(peer, "session", ""))))
+        h = sum(ord(c) * (i + 1) for i, c in enumerate(peer.session))
         palette = ((0.90, 0.35, 0.30), (0.30, 0.65, 0.35), (0.60, 0.40, 0.85),
                    (0.85, 0.35, 0.65), (0.20, 0.45, 0.85))
         rgb = palette[h % len(palette)]
@@ -86,7 +85,7 @@ class PresenceController(QObject):
 
     sig_changed = Signal()  # people list / follow state changed: refresh the UI
 
-    def __init__(self, client: ClientLike, viewport: Any, notes: NotificationArea,
+    def __init__(self, client: Client, viewport: Viewport, notes: NotificationArea,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.client = client
@@ -190,34 +189,32 @@ class PresenceController(QObject):
     def jump_to(self, session: str) -> None:
         """Move my camera to ``session``'s view once (no follow)."""
         peer = self.client.peers.get(session)
-        cam = getattr(peer, "camera", None)
-        if cam:
-            self.viewport.set_camera(tuple(cam))
+        if peer is not None and peer.camera:
+            self.viewport.set_camera(tuple(peer.camera))
 
     # -- state ------------------------------------------------------------------------------
     def _name(self, session: str) -> str:
         peer = self.client.peers.get(session)
-        return str(getattr(peer, "name", "") or "someone")
+        return (peer.name if peer is not None else "") or "someone"
 
     def requesters(self) -> list[str]:
         """Sessions asking to follow me."""
         me = self.client.session
         return [s for s, p in self.client.peers.items()
-                if me and getattr(p, "follow", None) == me]
+                if me and p.follow == me]
 
     def followers(self) -> list[str]:
         """Sessions actually following me (asked and allowed, or I am presenting)."""
         return [s for s in self.requesters() if s in self.allowed or self.presenting]
 
-    def active_target(self) -> Any:
+    def active_target(self) -> Peer | None:
         """The peer whose camera I mirror now, or ``None`` (not following, or no consent)."""
         if self.following is None:
             return None
         peer = self.client.peers.get(self.following)
         if peer is None:
             return None
-        ok = getattr(peer, "follow_ok", None) or ()
-        if self.client.session in ok or getattr(peer, "present", False):
+        if self.client.session in peer.follow_ok or peer.present:
             return peer
         return None
 
@@ -226,7 +223,7 @@ class PresenceController(QObject):
         out: dict[str, str] = {}
         for s, p in self.client.peers.items():
             bits = []
-            if getattr(p, "present", False):
+            if p.present:
                 bits.append("presenting")
             if s == self.following:
                 bits.append("you follow" if self.active_target() is not None else "asked to follow")
@@ -247,32 +244,29 @@ class PresenceController(QObject):
         me = self.client.session
         peers = {s: p for s, p in self.client.peers.items() if s != me}
         self._notify_arrivals(peers)
-        visual = getattr(self.viewport, "visual", None)
-        if visual is not None:
-            for s, p in peers.items():
-                try:
-                    visual.set_peer(s, getattr(p, "name", ""), peer_color(p),
-                                    list(getattr(p, "selection", None) or ()),
-                                    getattr(p, "camera", None))
-                except (TypeError, ValueError):
-                    log.exception("cannot draw peer %s", s)
-            for s in self._drawn - set(peers):
-                visual.remove_peer(s)
-            self._drawn = set(peers)
+        visual = self.viewport.visual
+        for s, p in peers.items():
+            try:
+                visual.set_peer(s, p.name, peer_color(p), list(p.selection), p.camera)
+            except (TypeError, ValueError):
+                log.exception("cannot draw peer %s", s)
+        for s in self._drawn - set(peers):
+            visual.remove_peer(s)
+        self._drawn = set(peers)
         self._handle_requests()
         self._handle_presenters()
         self._handle_following()
         self.sig_changed.emit()
 
-    def _notify_arrivals(self, peers: dict[str, Any]) -> None:
+    def _notify_arrivals(self, peers: dict[str, Peer]) -> None:
         """Put joins and leaves in the notices (not for the people already there when I join)."""
-        names = {s: str(getattr(p, "name", "") or "someone") for s, p in peers.items()}
-        if self._present is not None and getattr(self.client, "state", "live") == "live":
+        names = {s: p.name or "someone" for s, p in peers.items()}
+        if self._present is not None and self.client.state == "live":
             for s in names.keys() - self._present.keys():
                 self.notes.notify(f"{names[s]} joined the room.", timeout_ms=4000)
             for s in self._present.keys() - names.keys():
                 self.notes.notify(f"{self._present[s]} left the room.", timeout_ms=4000)
-        if getattr(self.client, "synced", True):
+        if self.client.synced:
             self._present = names
 
     def _handle_requests(self) -> None:
@@ -302,7 +296,7 @@ class PresenceController(QObject):
     def _handle_presenters(self) -> None:
         for s, p in self.client.peers.items():
             key = f"present:{s}"
-            if getattr(p, "present", False):
+            if p.present:
                 if s != self.following and s not in self.dismissed_presenters \
                         and key not in self.notes.toasts:
                     self.notes.notify(
@@ -327,7 +321,7 @@ class PresenceController(QObject):
         target = self.active_target()
         if target is None:
             return
-        cam = getattr(target, "camera", None)
+        cam = target.camera
         if cam and not _same_camera(tuple(cam), self._applied_camera):
             self._applied_camera = tuple(float(c) for c in cam)
             self.viewport.set_camera(self._applied_camera)

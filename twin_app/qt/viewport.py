@@ -78,8 +78,7 @@ class Viewport(QWidget):
     sig_transform_dragged = Signal(str, tuple, bool)  # node id, 10-float transform, finished
     sig_camera_changed = Signal(tuple)  # 9 floats: position, focal point, view-up
 
-    def __init__(self, parent: QWidget | None = None,
-                 mesh_source: MeshSource | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, mesh_source: MeshSource) -> None:
         super().__init__(parent)
         self._mesh_source = mesh_source
         self._doc: Document | None = None
@@ -141,17 +140,7 @@ class Viewport(QWidget):
         return self._handle
 
     def _fetch_mesh(self, mesh_hash: str) -> bytes | None:
-        source = self._mesh_source
-        if source is None:
-            # Until the window hands us a source, borrow its client's asset store.
-            client = getattr(self.window(), "client", None)
-            getter = getattr(getattr(client, "assets", None), "get", None)
-            if callable(getter):
-                source = getter
-                self._mesh_source = source
-        if source is None:
-            return None
-        blob = source(mesh_hash)
+        blob = self._mesh_source(mesh_hash)
         return blob if isinstance(blob, bytes) else None
 
     # -- document --------------------------------------------------------------------

@@ -54,7 +54,7 @@ from twin_app.core.store import PendingOp
 from twin_app.core.undo import UndoEntry, expectations
 from twin_app.protocol import TRANSIENT
 from twin_app.qt import commands
-from twin_app.qt.bridge import ClientBridge, ClientLike
+from twin_app.qt.bridge import ClientBridge
 from twin_app.qt.comments import CommentsPanel
 from twin_app.qt.importer import ImportController
 from twin_app.qt.inspector import InspectorPanel
@@ -66,6 +66,7 @@ from twin_app.qt.scenetree import OutlinePanel, SceneModel
 from twin_app.qt.share import ShareDialog, ShareInfo
 from twin_app.qt.theme import MODES, apply_theme
 from twin_app.qt.viewport import Viewport
+from twin_app.session.facade import Client
 
 log = logging.getLogger(__name__)
 DRAG_INTERVAL_MS = 60
@@ -89,7 +90,7 @@ class MainWindow(QMainWindow):
     sig_scene_ready = Signal()  # every mesh in the document is here and drawn once
     sig_keep_hosting = Signal()  # closing, but the room it hosts should stay open for others
 
-    def __init__(self, client: ClientLike, bridge: ClientBridge, *, settings: QSettings,
+    def __init__(self, client: Client, bridge: ClientBridge, *, settings: QSettings,
                  room: str = "demo", name: str = "You",
                  color: tuple[float, float, float] = (0.2, 0.5, 0.9),
                  share: ShareInfo | None = None, endpoint: str = "",
@@ -480,9 +481,8 @@ class MainWindow(QMainWindow):
 
     def others_in_room(self) -> list[str]:
         """Names of the other people in the room now."""
-        own = getattr(self.client, "session", None)
-        return sorted(str(getattr(p, "name", "") or "someone")
-                      for s, p in self.client.peers.items() if s != own)
+        own = self.client.session
+        return sorted(p.name or "someone" for s, p in self.client.peers.items() if s != own)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         others = self.others_in_room() if self.hosts_room and not self._close_decided else []
@@ -539,7 +539,7 @@ class MainWindow(QMainWindow):
         """Submit a user edit; show (and swallow) a refusal. Returns the pending op, or
         ``None`` if it was refused. ``undoable=False`` keeps it out of the undo history
         (shared structure such as the comments container, which others build on)."""
-        role = getattr(self.client, "role", None) or "owner"
+        role = self.client.role or "owner"
         why = refusal(role, op, self.client.store.doc)
         if why is not None:
             self.show_message(f"You cannot {label[:1].lower() + label[1:]}: {why}.", "warning")
@@ -694,9 +694,7 @@ class MainWindow(QMainWindow):
         on = self.act_snap.isChecked()
         self.inspector.set_steps(self.snap_move.value() if on else 0.1,
                                  self.snap_rot.value() if on else 15.0)
-        steps = getattr(self.viewport, "set_snap_steps", None)
-        if callable(steps):
-            steps(self.snap_move.value(), self.snap_rot.value())
+        self.viewport.set_snap_steps(self.snap_move.value(), self.snap_rot.value())
 
     def _on_viewport_dragged(self, node_id: str, transform: tuple, finished: bool) -> None:
         doc = self.client.store.doc
@@ -775,9 +773,7 @@ class MainWindow(QMainWindow):
 
     def scene_ready(self) -> bool:
         """True once the room is loaded and every mesh it uses is drawn."""
-        state = getattr(self.client, "state", "live")
-        synced = getattr(self.client, "synced", state == "live")
-        return bool(synced) and len(self.client.store.doc) > 1 and not self.missing_meshes()
+        return self.client.synced and len(self.client.store.doc) > 1 and not self.missing_meshes()
 
     def _check_ready(self) -> None:
         if not self._ready_emitted and self.scene_ready():
@@ -822,9 +818,9 @@ class MainWindow(QMainWindow):
 
     def _on_presence_changed(self) -> None:
         p = self.presence
-        me = {"name": self.user_name, "role": getattr(self.client, "role", "") or "",
-              "color": self.user_color, "state": getattr(self.client, "state", "")}
-        own = getattr(self.client, "session", None)
+        me = {"name": self.user_name, "role": self.client.role or "",
+              "color": self.user_color, "state": self.client.state}
+        own = self.client.session
         others = [peer for peer in self.client.peers.values() if peer.session != own]
         self.people.set_people(me, others, p.following, p.statuses())
         self.people.set_presenting(p.presenting)
@@ -885,17 +881,17 @@ class MainWindow(QMainWindow):
 
     def update_status(self) -> None:
         """Refresh the status bar from the client."""
-        state = getattr(self.client, "state", "live")
+        state = self.client.state
         color, text = STATE_STYLE.get(state, ("#8a8f99", state.capitalize()))
         self.state_label.setText(f"<span style='color:{color}'>●</span> {text}")
-        self.state_label.setToolTip(getattr(self.client, "state_detail", "") or text)
+        self.state_label.setToolTip(self.client.state_detail or text)
         self.room_label.setText(f"Room <b>{self.room}</b>")
         store = self.client.store
-        head = max(getattr(self.client, "head_seq", 0) or 0, store.last_seq)
+        head = max(self.client.head_seq, store.last_seq)
         self.seq_label.setText(f"seq {store.last_seq}/{head}")
         # "Saved" means acknowledged, i.e. on the server's disk, not merely sent.
-        n = getattr(self.client, "unacked_count", len(store.pending))
-        storage_error = getattr(self.client, "storage_error", None)
+        n = self.client.unacked_count
+        storage_error = self.client.storage_error
         if storage_error:
             self.pending_label.setText(
                 f"<span style='color:#d9534f'>Server cannot save edits ({storage_error})</span>"
@@ -961,9 +957,7 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if isinstance(app, QApplication):
             dark = apply_theme(app, mode)
-            setter = getattr(self.viewport, "set_dark", None)
-            if callable(setter):
-                setter(dark)
+            self.viewport.set_dark(dark)
         self.settings.setValue("view/theme", mode)
 
     def _on_grid_toggled(self, on: bool) -> None:
