@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from twin_app.core.changes import ChangeSet
 from twin_app.core.document import Document, Node
 from twin_app.core.ops import RemoveNode, SetField
-from twin_app.qt import commands
+from twin_app.session import commands
 
 IdRole = Qt.ItemDataRole.UserRole + 1
 # ``dispatch(op, label, undoable=True)`` submits an edit and returns None if it was refused.

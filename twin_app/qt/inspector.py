@@ -44,7 +44,7 @@ from twin_app.core import xform as tf
 from twin_app.core.changes import ChangeSet
 from twin_app.core.document import DEFAULT_COLOR, Document, Node, PropValue
 from twin_app.core.ops import Op
-from twin_app.qt import commands
+from twin_app.session import commands
 
 Dispatch = Callable[[Op, str], object]
 MIXED = "—"

@@ -1,15 +1,8 @@
 """Presence: publish my selection and camera, draw other people, follow and present.
 
-Consent rules (nobody is watched without saying yes)
-----------------------------------------------------
-* Follow: A asks to follow B by publishing ``follow=B``. B sees a prompt and allows (B
-  publishes ``follow_ok`` containing A) or declines. Only when B's ``follow_ok`` includes A
-  (or B is presenting) does A's camera track B's camera. B sees "Being followed by A" with
-  a Stop button; stopping removes A from ``follow_ok``. A stops by publishing
-  ``follow=None`` — also automatically when A moves the camera, or when B leaves.
-* Present: a presenter publishes ``present=True``, which counts as consent for everyone;
-  others get a non-modal "B is presenting — Follow?" prompt and decide for themselves.
-* B forgets consent it gave as soon as A no longer asks, so a later request prompts again.
+Who may follow whom is decided by ``twin_app.session.follow.FollowConsent`` (its module
+docstring has the consent rules); this controller shows its prompts and notices and mirrors
+the camera of the person followed.
 
 Camera updates are coalesced here (at most one every ``CAMERA_INTERVAL_MS``); the client
 coalesces presence again to ≤ 30 Hz on the wire.
@@ -28,6 +21,7 @@ from twin_app.qt.notify import NotificationArea
 from twin_app.qt.viewport import Viewport
 from twin_app.render.scene import ACCENT, HOVER
 from twin_app.session.facade import Client, Peer
+from twin_app.session.follow import FollowConsent, Reconciled
 
 log = logging.getLogger(__name__)
 CAMERA_INTERVAL_MS = 80
@@ -91,11 +85,7 @@ class PresenceController(QObject):
         self.client = client
         self.viewport = viewport
         self.notes = notes
-        self.following: str | None = None  # session I asked to follow
-        self.allowed: set[str] = set()  # sessions I let follow me
-        self.declined: set[str] = set()
-        self.presenting = False
-        self.dismissed_presenters: set[str] = set()
+        self.consent = FollowConsent(client)
         self._drawn: set[str] = set()
         self._present: dict[str, str] | None = None  # session → name, once the room is joined
         self._applied_camera: tuple[float, ...] | None = None
@@ -104,6 +94,16 @@ class PresenceController(QObject):
         self._camera_timer.setSingleShot(True)
         self._camera_timer.setInterval(CAMERA_INTERVAL_MS)
         self._camera_timer.timeout.connect(self._flush_camera)
+
+    @property
+    def following(self) -> str | None:
+        """The session I asked to follow."""
+        return self.consent.following
+
+    @property
+    def presenting(self) -> bool:
+        """True while I present."""
+        return self.consent.presenting
 
     # -- what I publish ------------------------------------------------------------------
     def publish_selection(self, ids: Sequence[str]) -> None:
@@ -127,18 +127,12 @@ class PresenceController(QObject):
         if self._camera is not None:
             self.client.set_presence(camera=list(self._camera))
 
-    def _publish_follow_ok(self) -> None:
-        self.client.set_presence(follow_ok=sorted(self.allowed))
-
     # -- intents from the UI ---------------------------------------------------------------
     def follow(self, session: str) -> None:
         """Ask to follow ``session``'s view."""
-        if session == self.client.session or session not in self.client.peers:
+        if not self.consent.follow(session):
             return
-        self.following = session
         self._applied_camera = None
-        self.dismissed_presenters.discard(session)
-        self.client.set_presence(follow=session)
         if self.active_target() is None:
             self.notes.notify(f"Asked {self._name(session)} to let you follow their view…",
                               timeout_ms=4000)
@@ -146,44 +140,35 @@ class PresenceController(QObject):
 
     def stop_following(self) -> None:
         """Stop following whoever I follow."""
-        if self.following is None:
+        self._stopped(self.consent.stop_following())
+
+    def _stopped(self, was: str | None) -> None:
+        if was is None:
             return
-        self.notes.dismiss(f"present:{self.following}")
-        self.following = None
+        self.notes.dismiss(f"present:{was}")
         self._applied_camera = None
-        self.client.set_presence(follow=None)
         self.sig_changed.emit()
 
     def allow(self, session: str) -> None:
         """Let ``session`` follow my view."""
-        self.declined.discard(session)
-        self.allowed.add(session)
-        self._publish_follow_ok()
+        self.consent.allow(session)
         self.notes.dismiss(f"follow-req:{session}")
         self.sig_changed.emit()
 
     def decline(self, session: str) -> None:
         """Refuse ``session``'s request to follow me (until they ask again)."""
-        self.declined.add(session)
-        self.allowed.discard(session)
-        self._publish_follow_ok()
+        self.consent.decline(session)
         self.notes.dismiss(f"follow-req:{session}")
         self.sig_changed.emit()
 
     def stop_followers(self) -> None:
         """Withdraw consent from everyone following me (and stop presenting)."""
-        for s in self.followers():
-            self.declined.add(s)
-        self.allowed.clear()
-        self._publish_follow_ok()
-        if self.presenting:
-            self.set_presenting(False)
+        self.consent.stop_followers()
         self.sig_changed.emit()
 
     def set_presenting(self, on: bool) -> None:
         """Start or stop presenting (inviting everyone to follow)."""
-        self.presenting = on
-        self.client.set_presence(present=on)
+        self.consent.set_presenting(on)
         self.sig_changed.emit()
 
     def jump_to(self, session: str) -> None:
@@ -194,46 +179,23 @@ class PresenceController(QObject):
 
     # -- state ------------------------------------------------------------------------------
     def _name(self, session: str) -> str:
-        peer = self.client.peers.get(session)
-        return (peer.name if peer is not None else "") or "someone"
+        return self.consent.name(session)
 
     def requesters(self) -> list[str]:
         """Sessions asking to follow me."""
-        me = self.client.session
-        return [s for s, p in self.client.peers.items()
-                if me and p.follow == me]
+        return self.consent.requesters()
 
     def followers(self) -> list[str]:
         """Sessions actually following me (asked and allowed, or I am presenting)."""
-        return [s for s in self.requesters() if s in self.allowed or self.presenting]
+        return self.consent.followers()
 
     def active_target(self) -> Peer | None:
         """The peer whose camera I mirror now, or ``None`` (not following, or no consent)."""
-        if self.following is None:
-            return None
-        peer = self.client.peers.get(self.following)
-        if peer is None:
-            return None
-        if self.client.session in peer.follow_ok or peer.present:
-            return peer
-        return None
+        return self.consent.active_target()
 
     def statuses(self) -> dict[str, str]:
         """Status text per session for the People panel (``""`` = me)."""
-        out: dict[str, str] = {}
-        for s, p in self.client.peers.items():
-            bits = []
-            if p.present:
-                bits.append("presenting")
-            if s == self.following:
-                bits.append("you follow" if self.active_target() is not None else "asked to follow")
-            if s in self.followers():
-                bits.append("follows you")
-            elif s in self.requesters():
-                bits.append("asks to follow you")
-            out[s] = ", ".join(bits)
-        out[""] = "presenting" if self.presenting else ""
-        return out
+        return self.consent.statuses()
 
     # -- inbound ----------------------------------------------------------------------------
     def on_peers(self) -> None:
@@ -253,9 +215,14 @@ class PresenceController(QObject):
         for s in self._drawn - set(peers):
             visual.remove_peer(s)
         self._drawn = set(peers)
-        self._handle_requests()
-        self._handle_presenters()
-        self._handle_following()
+        seen = self.consent.reconcile()
+        self._show_requests(seen)
+        self._show_presenters(seen)
+        if seen.left is not None:
+            self.notes.notify("The person you followed has left.", timeout_ms=4000)
+            self._stopped(seen.left)
+        else:
+            self._mirror_target()
         self.sig_changed.emit()
 
     def _notify_arrivals(self, peers: dict[str, Peer]) -> None:
@@ -269,17 +236,8 @@ class PresenceController(QObject):
         if self.client.synced:
             self._present = names
 
-    def _handle_requests(self) -> None:
-        asking = set(self.requesters())
-        changed = False
-        for s in list(self.allowed):
-            if s not in asking:
-                self.allowed.discard(s)
-                changed = True
-        self.declined &= asking
-        for s in asking - self.allowed - self.declined:
-            if self.presenting:
-                continue
+    def _show_requests(self, seen: Reconciled) -> None:
+        for s in seen.prompt:
             key = f"follow-req:{s}"
             if key not in self.notes.toasts:
                 self.notes.notify(
@@ -288,36 +246,23 @@ class PresenceController(QObject):
                              ("Decline", lambda s=s: self.decline(s))],
                     timeout_ms=0, key=key)
         for key in [k for k in self.notes.toasts if k.startswith("follow-req:")]:
-            if key.split(":", 1)[1] not in asking:
+            if key.split(":", 1)[1] not in seen.asking:
                 self.notes.dismiss(key)
-        if changed:
-            self._publish_follow_ok()
 
-    def _handle_presenters(self) -> None:
-        for s, p in self.client.peers.items():
+    def _show_presenters(self, seen: Reconciled) -> None:
+        for s in seen.offer:
             key = f"present:{s}"
-            if p.present:
-                if s != self.following and s not in self.dismissed_presenters \
-                        and key not in self.notes.toasts:
-                    self.notes.notify(
-                        f"{self._name(s)} is presenting — follow?", "info",
-                        actions=[("Follow", lambda s=s: self.follow(s)),
-                                 ("Dismiss", lambda s=s: self.dismissed_presenters.add(s))],
-                        timeout_ms=0, key=key)
-            else:
-                self.dismissed_presenters.discard(s)
-                self.notes.dismiss(key)
+            if key not in self.notes.toasts:
+                self.notes.notify(
+                    f"{self._name(s)} is presenting — follow?", "info",
+                    actions=[("Follow", lambda s=s: self.follow(s)),
+                             ("Dismiss", lambda s=s: self.consent.dismiss_presenter(s))],
+                    timeout_ms=0, key=key)
         for key in [k for k in self.notes.toasts if k.startswith("present:")]:
-            if key.split(":", 1)[1] not in self.client.peers:
+            if key.split(":", 1)[1] not in seen.presenters:
                 self.notes.dismiss(key)
 
-    def _handle_following(self) -> None:
-        if self.following is None:
-            return
-        if self.following not in self.client.peers:
-            self.notes.notify("The person you followed has left.", timeout_ms=4000)
-            self.stop_following()
-            return
+    def _mirror_target(self) -> None:
         target = self.active_target()
         if target is None:
             return

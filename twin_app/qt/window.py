@@ -9,8 +9,8 @@ Design notes
   the tree (incremental rows), inspector, comments and viewport. The window never pushes
   values into views after an edit: the edit's ChangeSet does it, as for remote edits.
 * A 3D handle drag sends a transform op at most every ``DRAG_INTERVAL_MS`` (others see
-  the part move live) and a final op on release; the undo entries of the drag are then
-  folded into one ("Undo Move Robot 1") whose inverse is the pre-drag transform.
+  the part move live) and a final op on release; ``twin_app.session.drag.HandleDrag`` then
+  folds the drag's undo entries into one ("Undo Move Robot 1") back to the pre-drag transform.
 * Selection lives here (``self.selection``) and is pushed to tree, inspector, viewport
   highlight and presence; each view reports user changes with a signal.
 * Status bar: connection state (coloured), room, seq (last/head), pending edits, share
@@ -48,12 +48,10 @@ from PySide6.QtWidgets import (
 from twin_app.core.changes import ChangeSet
 from twin_app.core.errors import InvalidOp, UndoConflict
 from twin_app.core.ids import ROOT_ID
-from twin_app.core.ops import AddNode, Op, SetField
+from twin_app.core.ops import AddNode, Op
 from twin_app.core.permissions import refusal
 from twin_app.core.store import PendingOp
-from twin_app.core.undo import UndoEntry, expectations
 from twin_app.protocol import TRANSIENT
-from twin_app.qt import commands
 from twin_app.qt.bridge import ClientBridge
 from twin_app.qt.comments import CommentsPanel
 from twin_app.qt.importer import ImportController
@@ -66,6 +64,8 @@ from twin_app.qt.scenetree import OutlinePanel, SceneModel
 from twin_app.qt.share import ShareDialog, ShareInfo
 from twin_app.qt.theme import MODES, apply_theme
 from twin_app.qt.viewport import Viewport
+from twin_app.session import commands
+from twin_app.session.drag import HandleDrag
 from twin_app.session.facade import Client
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ class MainWindow(QMainWindow):
             local_server.sig_message.connect(self.show_message)
             local_server.sig_shared.connect(self._on_shared)
         self.selection: list[str] = []
-        self._drag: dict[str, Any] | None = None
+        self._drag: HandleDrag | None = None
         self._ready_emitted = False
         # Qt appends the application display name: "demo — Ada Lin — Twinroom".
         self.setWindowTitle(f"{room} — {name}")
@@ -696,17 +696,16 @@ class MainWindow(QMainWindow):
                                  self.snap_rot.value() if on else 15.0)
         self.viewport.set_snap_steps(self.snap_move.value(), self.snap_rot.value())
 
-    def _on_viewport_dragged(self, node_id: str, transform: tuple, finished: bool) -> None:
-        doc = self.client.store.doc
-        node = doc.get(node_id)
-        if node is None:
+    def _on_viewport_dragged(self, node_id: str, transform: tuple[float, ...],
+                             finished: bool) -> None:
+        store = self.client.store
+        if node_id not in store.doc:
             return
-        if self._drag is None or self._drag["id"] != node_id:
+        if self._drag is None or self._drag.node_id != node_id:
             verb = "Rotate" if self.act_mode_rotate.isChecked() else "Move"
-            self._drag = {"id": node_id, "start": node.transform, "latest": None,
-                          "undo_len": len(self.client.store.history.undo_entries),
-                          "label": f"{verb} {commands.display_name(doc, node_id)}"}
-        self._drag["latest"] = tuple(float(x) for x in transform)
+            self._drag = HandleDrag.begin(store, node_id, verb)
+        assert self._drag is not None
+        self._drag.move_to(transform)
         if finished:
             self._drag_timer.stop()
             self._finish_drag()
@@ -716,35 +715,19 @@ class MainWindow(QMainWindow):
 
     def _flush_drag(self) -> None:
         d = self._drag
-        if d is None or d["latest"] is None:
-            return
-        node = self.client.store.doc.get(d["id"])
-        if node is not None and tuple(node.transform) != d["latest"]:
-            self.dispatch(SetField(d["id"], "transform", d["latest"]), d["label"])
+        op = d.step(self.client.store) if d is not None else None
+        if d is not None and op is not None:
+            self.dispatch(op, d.label)
 
     def _finish_drag(self) -> None:
-        d = self._drag
-        self._drag = None
-        if d is None:
-            return
-        self._flush_drag_final(d)
-
-    def _flush_drag_final(self, d: dict[str, Any]) -> None:
+        d, self._drag = self._drag, None
         store = self.client.store
-        node = store.doc.get(d["id"])
-        if node is None:
+        if d is None or d.node_id not in store.doc:
             return
-        final = SetField(d["id"], "transform", d["latest"])
-        if tuple(node.transform) != d["latest"] and self.dispatch(final, d["label"]) is None:
+        op = d.step(store)
+        if op is not None and self.dispatch(op, d.label) is None:
             return
-        # Fold the drag's undo entries into one whose inverse is the pre-drag transform.
-        entries = store.history.undo_entries
-        if len(entries) > d["undo_len"]:
-            del entries[d["undo_len"]:]
-            if tuple(d["start"]) != tuple(d["latest"]):
-                store.history.record(UndoEntry(
-                    d["label"], final, SetField(d["id"], "transform", tuple(d["start"])),
-                    expectations(store.doc, final)))
+        d.finish(store)
         self._update_edit_actions()
 
     # ================================================================ inbound ==
