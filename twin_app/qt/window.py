@@ -117,6 +117,7 @@ class MainWindow(QMainWindow):
             local_server.sig_shared.connect(self._on_shared)
         self.selection: list[str] = []
         self._drag: HandleDrag | None = None
+        self._help: QDialog | None = None
         self._ready_emitted = False
         # Qt appends the application display name: "demo — Ada Lin — Twinroom".
         self.setWindowTitle(f"{room} — {name}")
@@ -912,13 +913,16 @@ class MainWindow(QMainWindow):
         self.show_share()
 
     def show_help(self) -> QDialog:
-        """Open the help page (mouse, keys, inviting someone) beside the window."""
+        """Open the help page (mouse, keys, inviting someone) beside the window, or bring it
+        to the front: there is one help page per window, however often F1 is pressed."""
         from twin_app.qt.help import HelpDialog
 
-        dlg = HelpDialog(self.findChildren(QAction), self)
-        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dlg.show()
-        return dlg
+        if self._help is None:
+            self._help = HelpDialog(self.findChildren(QAction), self)
+        self._help.show()
+        self._help.raise_()
+        self._help.activateWindow()
+        return self._help
 
     def show_about(self) -> QMessageBox:
         """Show the version and licence."""
