@@ -160,6 +160,16 @@ class ColorButton(QPushButton):
         self.setStyleSheet(f"background-color: {c.name()}; color: {fg}; min-height: 20px;")
 
 
+def _types_text(event: QKeyEvent) -> bool:
+    return bool(event.text()) and event.text().isprintable() and not event.modifiers() & (
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+        | Qt.KeyboardModifier.MetaModifier)
+
+
+def _is_f2(event: QKeyEvent) -> bool:
+    return event.key() == Qt.Key.Key_F2 and event.modifiers() == Qt.KeyboardModifier.NoModifier
+
+
 class InspectorPanel(QWidget):
     """Shows and edits the selected nodes."""
 
@@ -283,16 +293,15 @@ class InspectorPanel(QWidget):
         self.refresh()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Let typing in the properties table start editing the value.
+        """Let typing in the properties table, and F2, edit the value.
 
-        The window has one-key shortcuts (1 = Front view, F = Fit View, …); a table, unlike
-        a line edit, does not claim printable keys, so typing "130" into a value cell would
-        switch to the Front view instead of editing it."""
+        The window has one-key shortcuts (1 = Front view, F = Fit View, F2 = Rename …); a
+        table, unlike a line edit, does not claim those keys, so typing "130" into a value
+        cell would switch to the Front view, and F2 (the table's own "edit this cell" key)
+        would rename the part instead. The table claims them while it (or its cell editor)
+        has the focus."""
         if (watched is self.props and event.type() == QEvent.Type.ShortcutOverride
-                and isinstance(event, QKeyEvent) and event.text().isprintable()
-                and event.text() and not event.modifiers() & (
-                    Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
-                    | Qt.KeyboardModifier.MetaModifier)):
+                and isinstance(event, QKeyEvent) and (_types_text(event) or _is_f2(event))):
             event.accept()
             return True
         return super().eventFilter(watched, event)
