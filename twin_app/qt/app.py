@@ -82,6 +82,16 @@ def default_name() -> str:
     return (name or "Designer").replace(".", " ").title()
 
 
+def stored_color(value: object) -> tuple[float, float, float] | None:
+    """The colour kept in the settings (three numbers), or ``None`` if absent or unreadable."""
+    if not isinstance(value, (list, tuple)) or len(value) < 3:
+        return None
+    try:
+        return (float(value[0]), float(value[1]), float(value[2]))
+    except (TypeError, ValueError):
+        return None
+
+
 def color_for(name: str) -> tuple[float, float, float]:
     """A pleasant, stable colour for a user name."""
     hue = int(hashlib.sha1(name.encode()).hexdigest()[:4], 16) / 0xFFFF  # noqa: S324 (not security)
@@ -184,11 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     name = args.name or str(settings.value("user/name", "") or "") or default_name()
     if args.name:
         settings.setValue("user/name", args.name)
-    stored = settings.value("user/color")
-    try:
-        color = tuple(float(c) for c in stored)[:3] if stored else color_for(name)  # type: ignore[union-attr]
-    except (TypeError, ValueError):
-        color = color_for(name)
+    color = stored_color(settings.value("user/color")) or color_for(name)
     settings.setValue("user/color", list(color))
 
     # Heavy imports (VTK) while the embedded server boots.

@@ -202,8 +202,10 @@ class CommentsPanel(QWidget):
         """Select comment ``cid`` in the list (if shown)."""
         for i in range(self.tree.topLevelItemCount()):
             top = self.tree.topLevelItem(i)
+            if top is None:
+                continue
             for item in [top] + [top.child(j) for j in range(top.childCount())]:
-                if item.data(0, IdRole) == cid:
+                if item is not None and item.data(0, IdRole) == cid:
                     self.tree.setCurrentItem(item)
                     return
 

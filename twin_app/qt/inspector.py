@@ -198,8 +198,8 @@ class InspectorPanel(QWidget):
         tbox = QGroupBox("Transform")
         grid = QGridLayout(tbox)
         grid.setContentsMargins(6, 6, 6, 6)
-        for col, axis in enumerate(AXES):
-            lab = QLabel(axis)
+        for col, axis_name in enumerate(AXES):
+            lab = QLabel(axis_name)
             lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
             grid.addWidget(lab, 0, col + 1)
         specs = (("position", "Position", 3, " m"), ("rotation", "Rotation", 1, "°"),
@@ -375,7 +375,7 @@ class InspectorPanel(QWidget):
             self.subtitle.setText(", ".join(kinds))
             self.name.setText("")
         positions = [n.transform[:3] for n in nodes]
-        eulers = [tf.quat_to_euler(n.transform[3:7]) for n in nodes]  # type: ignore[arg-type]
+        eulers = [tf.quat_to_euler(n.transform[3:7]) for n in nodes]
         scales = [n.transform[7:10] for n in nodes]
         for key, vals, tol in (("position", positions, 1e-9), ("rotation", eulers, 1e-6),
                                ("scale", scales, 1e-9)):

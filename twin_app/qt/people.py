@@ -148,7 +148,8 @@ class PeoplePanel(QWidget):
 
     def names(self) -> list[str]:
         """The names shown (first is yourself)."""
-        return [self.tree.topLevelItem(i).text(0) for i in range(self.tree.topLevelItemCount())]
+        items = (self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount()))
+        return [item.text(0) for item in items if item is not None]
 
     def set_presenting(self, on: bool) -> None:
         """Reflect the present state without emitting ``sig_present``."""

@@ -11,6 +11,7 @@ coalesces presence again to ≤ 30 Hz on the wire.
 from __future__ import annotations
 
 import colorsys
+import functools
 import logging
 import math
 from collections.abc import Sequence
@@ -242,8 +243,8 @@ class PresenceController(QObject):
             if key not in self.notes.toasts:
                 self.notes.notify(
                     f"{self._name(s)} asks to follow your view.", "info",
-                    actions=[("Allow", lambda s=s: self.allow(s)),
-                             ("Decline", lambda s=s: self.decline(s))],
+                    actions=[("Allow", functools.partial(self.allow, s)),
+                             ("Decline", functools.partial(self.decline, s))],
                     timeout_ms=0, key=key)
         for key in [k for k in self.notes.toasts if k.startswith("follow-req:")]:
             if key.split(":", 1)[1] not in seen.asking:
@@ -255,8 +256,8 @@ class PresenceController(QObject):
             if key not in self.notes.toasts:
                 self.notes.notify(
                     f"{self._name(s)} is presenting — follow?", "info",
-                    actions=[("Follow", lambda s=s: self.follow(s)),
-                             ("Dismiss", lambda s=s: self.consent.dismiss_presenter(s))],
+                    actions=[("Follow", functools.partial(self.follow, s)),
+                             ("Dismiss", functools.partial(self.consent.dismiss_presenter, s))],
                     timeout_ms=0, key=key)
         for key in [k for k in self.notes.toasts if k.startswith("present:")]:
             if key.split(":", 1)[1] not in seen.presenters:

@@ -184,8 +184,9 @@ class Viewport(QWidget):
     def _on_iren_render(self, _obj: object, _event: str) -> None:
         if self._closed:
             return
-        if getattr(self._qt, "_in_paint", False):
-            self._qt.ren_win.Render()  # the paint is asking: render into VTK's buffer
+        ren_win = self._qt.ren_win
+        if getattr(self._qt, "_in_paint", False) and ren_win is not None:
+            ren_win.Render()  # the paint is asking: render into VTK's buffer
         else:
             self._qt.update()  # a style or widget asked: one paint, one render
 
@@ -468,7 +469,8 @@ class Viewport(QWidget):
             self._handle.close()
             if self._axes is not None:
                 self._axes.SetEnabled(0)
-                self._axes.SetInteractor(None)
+                # VTK detaches on None; its type stubs do not allow for it.
+                self._axes.SetInteractor(None)  # type: ignore[arg-type]
             self.visual.close()
             self.grid.close()
             self._qt.close()

@@ -20,10 +20,11 @@ Design notes
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,7 @@ from twin_app.qt.scenetree import OutlinePanel, SceneModel
 from twin_app.qt.share import ShareDialog, ShareInfo
 from twin_app.qt.theme import MODES, apply_theme
 from twin_app.qt.viewport import Viewport
+from twin_app.render.handle import HandleMode
 from twin_app.session import commands
 from twin_app.session.drag import HandleDrag
 from twin_app.session.facade import Client
@@ -118,6 +120,7 @@ class MainWindow(QMainWindow):
         self.selection: list[str] = []
         self._drag: HandleDrag | None = None
         self._help: QDialog | None = None
+        self._bridged = False  # the bridge's signals are connected to this window
         self._ready_emitted = False
         # Qt appends the application display name: "demo — Ada Lin — Twinroom".
         self.setWindowTitle(f"{room} — {name}")
@@ -187,7 +190,8 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         self.docks[title] = dock
 
-    def _act(self, text: str, slot: Any, shortcut: str | QKeySequence | None = None,
+    def _act(self, text: str, slot: Any,
+             shortcut: str | QKeySequence | QKeySequence.StandardKey | None = None,
              tip: str = "", checkable: bool = False) -> QAction:
         act = QAction(text, self)
         if shortcut is not None:
@@ -239,11 +243,11 @@ class MainWindow(QMainWindow):
                           "Show the floor grid and axes", checkable=True)
         self.act_grid.setChecked(True)
         self.mode_group = QActionGroup(self)
-        self.act_mode_select = a("Select", lambda on: on and self.set_handle_mode(None), "Q",
+        self.act_mode_select = a("Select", _if_checked(lambda: self.set_handle_mode(None)), "Q",
                                  "Select parts (no handle)", checkable=True)
-        self.act_mode_move = a("Move", lambda on: on and self.set_handle_mode("move"), "W",
+        self.act_mode_move = a("Move", _if_checked(lambda: self.set_handle_mode("move")), "W",
                                "Move the selection with the 3D handle", checkable=True)
-        self.act_mode_rotate = a("Rotate", lambda on: on and self.set_handle_mode("rotate"), "E",
+        self.act_mode_rotate = a("Rotate", _if_checked(lambda: self.set_handle_mode("rotate")), "E",
                                  "Rotate the selection with the 3D handle", checkable=True)
         for act in (self.act_mode_select, self.act_mode_move, self.act_mode_rotate):
             self.mode_group.addAction(act)
@@ -254,14 +258,14 @@ class MainWindow(QMainWindow):
         self.orbit_actions: dict[str, QAction] = {}
         for style, tip in (("turntable", "Left-drag turns about the vertical axis; Z stays up"),
                            ("trackball", "Left-drag tumbles freely in every direction")):
-            act = a(style.capitalize(), lambda on, s=style: on and self.set_orbit(s), None, tip,
+            act = a(style.capitalize(), _if_checked(functools.partial(self.set_orbit, style)), None, tip,
                     checkable=True)
             self.orbit_group.addAction(act)
             self.orbit_actions[style] = act
         self.theme_group = QActionGroup(self)
         self.theme_actions: dict[str, QAction] = {}
         for mode in MODES:
-            act = a(mode.capitalize(), lambda on, m=mode: on and self.set_theme(m), None,
+            act = a(mode.capitalize(), _if_checked(functools.partial(self.set_theme, mode)), None,
                     checkable=True)
             self.theme_group.addAction(act)
             self.theme_actions[mode] = act
@@ -680,7 +684,7 @@ class MainWindow(QMainWindow):
         self.viewport.fit_selection()
 
     # ================================================================ handles ==
-    def set_handle_mode(self, mode: str | None) -> None:
+    def set_handle_mode(self, mode: HandleMode | None) -> None:
         """Show the move or rotate handle on the selection (``None``: plain selection)."""
         self.viewport.set_handle_mode(mode)
         {None: self.act_mode_select, "move": self.act_mode_move,
@@ -978,7 +982,8 @@ class MainWindow(QMainWindow):
                 painter.drawPixmap(box.mapTo(self, box.rect().topLeft()), box.grab())
             painter.end()
         path.parent.mkdir(parents=True, exist_ok=True)
-        image.save(str(path), "PNG")
+        # PySide6 takes the format as text and refuses bytes, which its stubs ask for.
+        image.save(str(path), "PNG")  # type: ignore[call-overload]
 
     # ============================================================ import/export ==
     def import_dialog(self) -> None:
@@ -1081,9 +1086,18 @@ class MainWindow(QMainWindow):
             self.open_room(endpoint, room, token, key)
 
 
+def _if_checked(slot: Callable[[], object]) -> Callable[[bool], None]:
+    """A ``toggled(bool)`` slot that calls ``slot()`` when the action becomes checked."""
+
+    def on_toggled(on: bool) -> None:
+        if on:
+            slot()
+
+    return on_toggled
+
+
 def recent_rooms(settings: QSettings) -> list[str]:
     """Recent rooms as tab-separated ``endpoint, room, token, server key`` entries."""
     value = settings.value("rooms/recent", [])
-    if isinstance(value, str):
-        value = [value]
-    return [str(v) for v in (value or []) if v]
+    entries = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    return [str(v) for v in entries if v]
