@@ -160,6 +160,11 @@ def main(argv: list[str] | None = None) -> int:
 
     starter: _Starter | None = None
     if not args.connect:
+        # The core is a package whose __init__ imports its modules, and both this thread
+        # (the client) and the starter (the server) import it: imported by both at once,
+        # each can find it half-initialised and fail. Import it once, here, first.
+        import twin_app.core  # noqa: F401
+
         starter = _Starter(data_dir / "server")
         starter.start()
 
