@@ -36,8 +36,8 @@ import zmq
 
 from bench.sync import TOKEN, Server, log_figures, received
 from twin_app import protocol
+from twin_app.demo import DEMO_PLANT
 
-DEMO_PLANT = Path(__file__).resolve().parents[1] / "assets" / "demo-plant.twinroom"
 ROOM = "soak"
 
 

@@ -39,6 +39,7 @@ from typing import Any
 import msgpack
 import zmq
 
+from sync_server.embedded import LISTENING, read_listening_line
 from twin_app import protocol
 from twin_app.core import AddNode, Node, SetField, snapshot
 from twin_app.core.document import Document
@@ -47,6 +48,8 @@ from twin_app.core.ops import apply, op_to_wire
 from twin_app.net import SyncClient
 
 TOKEN = "bench-token"
+# A server loads every room before it listens; the largest bench room takes seconds.
+START_TIMEOUT_S = 300.0
 
 
 def pct(values: list[float], q: float) -> float:
@@ -74,10 +77,9 @@ class Server:
              "--token", f"{TOKEN}:owner", "--ops-per-s", "10000000", "--lag-limit", "1000000", *self.extra],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
+        line = read_listening_line(self.proc, START_TIMEOUT_S)
         elapsed = time.perf_counter() - t0
-        if not line.startswith("twin-sync listening on"):
+        if not line.startswith(LISTENING):
             raise RuntimeError(f"server failed: {line!r}")
         self.endpoint = line.split()[3]
         self.bind = self.endpoint

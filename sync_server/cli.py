@@ -21,12 +21,10 @@ from pathlib import Path
 
 import zmq.auth
 
-import twin_app
 from sync_server.config import ServerConfig, add_token, load_tokens, parse_grant_arg
 from sync_server.roomlog import compact, connect, read_head
 from twin_app.core import roomfile
-
-DEMO_PLANT = Path(twin_app.__file__).resolve().parents[1] / "assets" / "demo-plant.twinroom"
+from twin_app.demo import DEMO_PLANT
 
 
 def _out(text: str) -> None:

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from sync_server.embedded import read_listening_line
+from sync_server.embedded import LISTENING, read_listening_line
 
 TOKENS = {
     "owner-token": "owner",
@@ -44,7 +44,7 @@ class ServerProcess:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         line = read_listening_line(self.proc, timeout)
-        if not line.startswith("twin-sync listening on"):
+        if not line.startswith(LISTENING):
             self.proc.kill()
             err = self.proc.stderr.read() if self.proc.stderr else ""
             raise RuntimeError(f"server did not start: {line!r} {err}")

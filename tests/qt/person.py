@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from tests.netutil import ServerProcess
-from tests.qt.conftest import small_plant
+from tests.plant import small_plant
 from twin_app.core import roomfile
 from twin_app.qt.bridge import ClientBridge
 from twin_app.qt.share import ShareInfo

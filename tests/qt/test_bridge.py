@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from twin_app.qt.bridge import ClientBridge
-from twin_app.qt.local import LocalClient
+from twin_app.session.local import LocalClient
 
 pytestmark = pytest.mark.qt
 

@@ -6,7 +6,7 @@ import pytest
 
 from twin_app.core.ops import AddNode
 from twin_app.qt.comments import CommentsPanel
-from twin_app.qt.local import LocalClient
+from twin_app.session.local import LocalClient
 
 pytestmark = pytest.mark.qt
 
@@ -77,7 +77,7 @@ def test_reply_resolve_filter_and_goto(comments, qtbot):
 
 def test_remote_comment_appears(comments):
     client, panel, _ = comments
-    from twin_app.qt import commands
+    from twin_app.session import commands
 
     client.remote(commands.comments_container(client.store.doc))
     op, _, _ = commands.add_comment(client.store.doc, "From Bob", "Bob", CAM)

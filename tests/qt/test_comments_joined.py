@@ -79,3 +79,31 @@ def test_two_first_comments_at_the_same_moment_both_land(join, qtbot):
     a.act_undo.trigger()
     qtbot.waitUntil(lambda: thread_texts(b) == ["From Bo"], timeout=10000)
     assert not a.act_undo.isEnabled()
+
+
+def reply_texts(w) -> list[str]:
+    top = w.comments.tree.topLevelItem(0)
+    return [top.child(i).text(0) for i in range(top.childCount())] if top else []
+
+
+def test_reply_button_posts_a_reply_under_the_thread(join, qtbot):
+    _ada, a = join("Ada")
+    _bo, b = join("Bo", "designer-token", (0.2, 0.6, 0.9))
+    qtbot.keyClicks(a.comments.editor, "Check clearance to the fence")
+    qtbot.mouseClick(a.comments.add_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: thread_texts(b) == ["Check clearance to the fence"], timeout=10000)
+    # Bo clicks the thread, types an answer and clicks Reply.
+    tree = b.comments.tree
+    qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton,
+                     pos=tree.visualItemRect(tree.topLevelItem(0)).center())
+    assert b.comments.reply_btn.isEnabled()
+    qtbot.keyClicks(b.comments.editor, "Done: 40 cm")
+    qtbot.mouseClick(b.comments.reply_btn, Qt.MouseButton.LeftButton)
+    assert b.comments.editor.toPlainText() == ""
+    assert reply_texts(b) == ["Done: 40 cm"]
+    assert tree.currentItem().text(0) == "Done: 40 cm"
+    qtbot.waitUntil(lambda: reply_texts(a) == ["Done: 40 cm"], timeout=10000)
+    assert a.comments.tree.topLevelItem(0).child(0).text(1) == "Bo"
+    assert thread_texts(a) == ["Check clearance to the fence"]
+    assert a.comments.count.text().startswith("1 open")
+

@@ -21,7 +21,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtWidgets import QPushButton, QWidget
 
 from twin_app.qt.bridge import ClientBridge
-from twin_app.qt.local import LocalClient
+from twin_app.session.local import LocalClient
 
 
 def post(text=None):

@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 
 import twin_app
+from tests.qt.person import key
 from twin_app.qt.help import HelpDialog
 
 pytestmark = [pytest.mark.qt, pytest.mark.vtk, pytest.mark.net]
@@ -28,7 +29,23 @@ def test_f1_opens_the_help_page(join, qtbot):
     assert not dlg.isModal()
     close = dlg.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Close)
     qtbot.mouseClick(close, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not a.findChildren(HelpDialog))
+    qtbot.waitUntil(lambda: not dlg.isVisible())
+
+
+def test_f1_again_brings_back_the_one_help_page(join, qtbot):
+    _ada, a = join("Ada")
+    for _ in range(3):
+        key(a.viewport.plotter, "F1")
+        qtbot.waitUntil(lambda: any(d.isVisible() for d in a.findChildren(HelpDialog)))
+    pages = a.findChildren(HelpDialog)
+    assert len(pages) == 1
+    dlg = pages[0]
+    close = dlg.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Close)
+    qtbot.mouseClick(close, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dlg.isVisible())
+    key(a.viewport.plotter, "F1")
+    qtbot.waitUntil(dlg.isVisible)
+    assert a.findChildren(HelpDialog) == [dlg]
 
 
 def test_about_shows_the_version(join, qtbot):

@@ -9,7 +9,7 @@ import pytest
 from twin_app.core import xform as tf
 from twin_app.core.ops import Batch, SetField
 from twin_app.qt.inspector import MIXED, InspectorPanel, parse_value
-from twin_app.qt.local import LocalClient
+from twin_app.session.local import LocalClient
 
 pytestmark = pytest.mark.qt
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QColorDialog
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QColorDialog
+
+from tests.qt.person import key
 
 pytestmark = [pytest.mark.qt, pytest.mark.vtk, pytest.mark.net]
 
@@ -48,3 +51,32 @@ def test_colouring_a_group_colours_its_parts_as_one_undo(join, qtbot, monkeypatc
     a.act_undo.trigger()
     assert ada.store.doc.nodes["r1"].color == pytest.approx((0.0, 0.7843, 0.0), abs=1e-4)
     assert ada.store.doc.nodes["conv"].color is None
+
+
+def test_f2_in_the_properties_table_edits_the_cell_not_the_name(join, qtbot):
+    ada, a = join("Ada")
+    bo, _b = join("Bo", "designer-token", (0.2, 0.6, 0.9))
+    click_row(qtbot, a, "r1")
+    table = a.inspector.props
+    row = next(r for r in range(table.rowCount()) if table.item(r, 0).text() == "mass")
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton,
+                     pos=table.visualRect(table.model().index(row, 1)).center())
+    key(table, "F2")
+    qtbot.waitUntil(lambda: table.state() == QAbstractItemView.State.EditingState)
+    # F2 again while the cell is being edited: still the cell, never the part's name.
+    key(QApplication.focusWidget(), "F2")
+    assert table.state() == QAbstractItemView.State.EditingState
+    assert a.outline.view.state() != QAbstractItemView.State.EditingState
+    editor = QApplication.focusWidget()
+    QTest.keyClick(editor, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClicks(editor, "130.5")
+    QTest.keyClick(editor, Qt.Key.Key_Return)
+
+    def bo_sees() -> bool:
+        bo.process_events()
+        return bo.store.doc.nodes["r1"].props["mass"] == 130.5
+
+    qtbot.waitUntil(bo_sees, timeout=10000)
+    assert ada.store.doc.nodes["r1"].name == "Robot 1"
+    assert a.outline.view.state() != QAbstractItemView.State.EditingState
+

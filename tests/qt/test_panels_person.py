@@ -214,7 +214,7 @@ def test_tree_visibility_checkbox_and_double_click(room: Room) -> None:
     room.until(lambda: room.bob_node("r2").visible is True)
     # Bob moves the part Ada has selected into another group: it stays selected for her.
     select_in_tree(win, "r2")
-    from twin_app.qt import commands
+    from twin_app.session import commands
 
     op, label = commands.reparent(room.bob.store.doc, ["r2"], "root")
     room.bob.submit(op, label)

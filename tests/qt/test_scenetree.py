@@ -9,8 +9,8 @@ from PySide6.QtTest import QAbstractItemModelTester
 from twin_app.core.document import Node
 from twin_app.core.ids import ROOT_ID
 from twin_app.core.ops import AddNode, Batch, RemoveNode, Reparent, SetField
-from twin_app.qt.local import LocalClient
 from twin_app.qt.scenetree import OutlinePanel, SceneModel
+from twin_app.session.local import LocalClient
 
 pytestmark = pytest.mark.qt
 

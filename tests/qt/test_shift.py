@@ -17,7 +17,7 @@ import pytest
 from PySide6.QtCore import QSettings, Qt, QTimer
 
 from tests.netutil import ServerProcess
-from tests.qt.conftest import small_plant
+from tests.plant import small_plant
 from twin_app.core import roomfile
 from twin_app.qt.bridge import ClientBridge
 from twin_app.qt.window import MainWindow

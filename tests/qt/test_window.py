@@ -8,8 +8,8 @@ from PySide6.QtCore import QSettings
 
 from twin_app.core.ops import SetField
 from twin_app.qt.bridge import ClientBridge
-from twin_app.qt.local import LocalClient
 from twin_app.qt.window import MainWindow
+from twin_app.session.local import LocalClient
 
 pytestmark = [pytest.mark.qt, pytest.mark.vtk]
 

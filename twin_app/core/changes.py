@@ -8,8 +8,6 @@ allowed (a view refreshes it from the document); missing one is a bug.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 NODE = "node"
 STRUCTURE_FIELDS = frozenset({NODE, "parent", "order"})
 
@@ -26,11 +24,6 @@ class ChangeSet:
     def touch(self, node_id: str, *fields: str) -> None:
         """Record that ``fields`` of ``node_id`` changed."""
         self.nodes.setdefault(node_id, set()).update(fields)
-
-    def touch_all(self, node_ids: Iterable[str], *fields: str) -> None:
-        """Record the same ``fields`` for several nodes."""
-        for nid in node_ids:
-            self.touch(nid, *fields)
 
     def merge(self, other: ChangeSet) -> ChangeSet:
         """Add ``other`` into this change set and return self."""

@@ -47,6 +47,7 @@ from twin_app.core import snapshot
 from twin_app.core.errors import InvalidOp
 from twin_app.core.ids import is_content_hash
 from twin_app.core.ops import apply, op_from_wire
+from twin_app.net import events as ev
 from twin_app.net.assets import AssetCache
 from twin_app.net.outbox import Outbox
 from twin_app.protocol import Message, ProtocolError
@@ -101,7 +102,7 @@ class Agent(threading.Thread):
         color: tuple[float, float, float] | None,
         outbox: Outbox,
         assets: AssetCache,
-        emit: Callable[[tuple[Any, ...]], None],
+        emit: Callable[[ev.Event], None],
         server_key: str | None = None,
         client_keys: tuple[bytes, bytes] | None = None,
     ) -> None:
@@ -153,7 +154,6 @@ class Agent(threading.Thread):
         self.backoff = 0.2
         self.next_attempt = 0.0
         self.join_tries = 0
-        self.failed_auth = False
         self._stopping = False
         self._finished = False
         self.counters = {"catchups": 0, "joins": 0, "reconnects": 0}
@@ -182,7 +182,7 @@ class Agent(threading.Thread):
             self._loop()
         except Exception:  # keep the app informed instead of dying silently
             log.exception("network agent crashed")
-            self.emit(("state", "failed", "internal error in the network agent (see log)"))
+            self.emit(ev.StateChanged("failed", "internal error in the network agent (see log)"))
         finally:
             self._finished = True
             if self.sock is not None:
@@ -205,7 +205,7 @@ class Agent(threading.Thread):
         if state != self.state:
             self.state = state
             self.state_since = time.monotonic()
-            self.emit(("state", state, detail))
+            self.emit(ev.StateChanged(state, detail))
 
     def _loop(self) -> None:
         self._connect()
@@ -383,7 +383,7 @@ class Agent(threading.Thread):
             cseq, dup = body["cseq"], bool(body.get("dup"))
             if dup:
                 self._settle(cseq)
-                self.emit(("ack", cseq, body["seq"], True))
+                self.emit(ev.Acked(cseq, body["seq"], dup=True))
             else:
                 # Cumulative: every unacked edit up to this one is durable (refused ones
                 # were nacked before, in order, on the same connection).
@@ -393,7 +393,7 @@ class Agent(threading.Thread):
                     self._settle(c, pump=False)
                 self._pump_submits()
                 for c in done:
-                    self.emit(("ack", c, body["seq"] if c == cseq else None, False))
+                    self.emit(ev.Acked(c, body["seq"] if c == cseq else None, dup=False))
         elif t == protocol.NACK:
             cseq, code = body["cseq"], body["code"]
             if code in protocol.TRANSIENT and cseq in self.unacked:
@@ -401,12 +401,12 @@ class Agent(threading.Thread):
                 if self.resend_at is None:
                     self.resend_at = time.monotonic() + self.resend_backoff * (0.5 + random.random())
                     self.resend_backoff = min(self.resend_backoff * 2, BACKOFF_MAX)
-                self.emit(("retry", cseq, code, body["reason"]))
+                self.emit(ev.Retrying(cseq, code, body["reason"]))
                 return
             self._settle(cseq)
-            self.emit(("nack", cseq, code, body["reason"]))
+            self.emit(ev.Refused(cseq, code, body["reason"]))
         elif t == protocol.PRESENCE:
-            self.emit(("presence", body.get("peers", []), body.get("left", [])))
+            self.emit(ev.PresenceChanged(body.get("peers", []), body.get("left", [])))
         elif t == protocol.SNAPSHOT:
             self._on_snapshot(body, msg.blobs)
         elif t == protocol.WELCOME:
@@ -435,8 +435,7 @@ class Agent(threading.Thread):
         self.hb_s = max(0.05, body["hb_ms"] / 1000.0)
         self.credit = int(body["limits"].get("edit_credit", 256))
         self.backoff = 0.2
-        self.failed_auth = False
-        self.emit(("welcome", body["session"], body["role"], body["epoch"], body["limits"]))
+        self.emit(ev.Welcomed(body["session"], body["role"], body["epoch"], body["limits"]))
         self.join_tries = 0
         self._join()
 
@@ -473,7 +472,7 @@ class Agent(threading.Thread):
         self.snapshot_seq = seq
         decided = body.get("cseq", 0)
         self.decided = {c: seq for c in self.unacked if c <= decided}
-        self.emit(("snapshot", doc, seq, decided))
+        self.emit(ev.SnapshotArrived(doc, seq, decided))
         self._set_state("live", f"in room {self.room}")
         self.join_tries = 0
         if buffered:
@@ -503,7 +502,7 @@ class Agent(threading.Thread):
 
     def _accept(self, entries: dict[int, tuple[str, int, Any]]) -> None:
         self.buffer.update(entries)
-        run: list[tuple[int, str, int, Any]] = []
+        run: list[ev.Sequenced] = []
         while self.seq + 1 in self.buffer:
             self.seq += 1
             cid, cseq, wire = self.buffer.pop(self.seq)
@@ -514,7 +513,7 @@ class Agent(threading.Thread):
                 self._join()
                 return
         if run:
-            self.emit(("ops", run))
+            self.emit(ev.OpsArrived(run))
             if self.seq - self.reported_seq >= REPORT_EVERY:
                 # Tell the server how far we got, so it can tell a busy client from a
                 # frozen one (it stops queueing for clients that fall too far behind).
@@ -546,13 +545,13 @@ class Agent(threading.Thread):
             # everything up to the snapshot's head is on the server's disk.
             for cseq in [c for c, at in self.decided.items() if at <= durable]:
                 self._settle(cseq, pump=False)
-                self.emit(("ack", cseq, None, True))
+                self.emit(ev.Acked(cseq, None, dup=True))
         head = body.get("head_seq")
         if self.state == "live" and head is not None:
             if head > self.seq and self.catchup_at is None:
                 self._catchup(head)  # the tail of the stream was lost
-            self.emit(("hb", head, body.get("durable_seq", 0), body.get("hash"),
-                       body.get("hash_seq"), body.get("storage_error"), self.rtt_ms))
+            self.emit(ev.Heartbeat(head, body.get("durable_seq", 0), body.get("hash"),
+                                   body.get("hash_seq"), body.get("storage_error"), self.rtt_ms))
 
     def _on_error(self, code: str, reason: str) -> None:
         if code == protocol.E_NO_SESSION:
@@ -560,9 +559,8 @@ class Agent(threading.Thread):
             self.next_attempt = 0.0
             return
         if code == protocol.E_AUTH:
-            self.failed_auth = True
             self._set_state("failed", f"access refused: {reason}")
-            self.emit(("error", code, reason))
+            self.emit(ev.ErrorReported(code, reason))
             if self.sock is not None:
                 self.sock.close(linger=0)
                 self.sock = None
@@ -570,7 +568,7 @@ class Agent(threading.Thread):
             return
         if code in (protocol.E_FORBIDDEN, protocol.E_NO_ROOM) and self.state == "syncing":
             self._set_state("failed", reason)
-        self.emit(("error", code, reason))
+        self.emit(ev.ErrorReported(code, reason))
 
     # -- assets -----------------------------------------------------------------------------
     def _start_uploads(self) -> None:
@@ -590,7 +588,7 @@ class Agent(threading.Thread):
                 continue
             if digest not in missing:
                 del self.uploads[digest]
-                self.emit(("asset_progress", digest, "up", len(up.blob), len(up.blob)))
+                self.emit(ev.AssetProgress(digest, "up", len(up.blob), len(up.blob)))
                 continue
             up.offset = missing[digest]
             self._pump_upload(up)
@@ -610,10 +608,10 @@ class Agent(threading.Thread):
         up.inflight = max(0, up.inflight - 1)
         if body.get("error"):
             del self.uploads[up.digest]
-            self.emit(("error", protocol.E_ASSET, f"upload failed: {body['error']}"))
+            self.emit(ev.ErrorReported(protocol.E_ASSET, f"upload failed: {body['error']}"))
             return
         done = body["offset"]
-        self.emit(("asset_progress", up.digest, "up", done, len(up.blob)))
+        self.emit(ev.AssetProgress(up.digest, "up", done, len(up.blob)))
         if done >= len(up.blob):
             del self.uploads[up.digest]
         else:
@@ -643,7 +641,7 @@ class Agent(threading.Thread):
             # Not on the server yet (still being uploaded by its author): retry later.
             if now - dl.since > ASSET_GIVE_UP:
                 del self.downloads[dl.digest]
-                self.emit(("error", protocol.E_ASSET, f"mesh {dl.digest[:12]}… unavailable: {body['error']}"))
+                self.emit(ev.ErrorReported(protocol.E_ASSET, f"mesh {dl.digest[:12]}… unavailable: {body['error']}"))
                 return
             if dl.inflight == 0:
                 dl.retry_at = now + ASSET_RETRY
@@ -663,9 +661,9 @@ class Agent(threading.Thread):
             return
         if done:
             del self.downloads[dl.digest]
-            self.emit(("asset", dl.digest))
+            self.emit(ev.AssetArrived(dl.digest))
             return
-        self.emit(("asset_progress", dl.digest, "down", body["offset"] + len(data), dl.size))
+        self.emit(ev.AssetProgress(dl.digest, "down", body["offset"] + len(data), dl.size))
         dl.next_offset = max(dl.next_offset, body["offset"] + len(data))
         self._pump_downloads(now)
 

@@ -20,9 +20,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
 import zmq
 
@@ -31,54 +30,16 @@ from twin_app.core.document import Document
 from twin_app.core.ids import is_content_hash
 from twin_app.core.ops import Op, op_from_wire, op_to_wire
 from twin_app.core.store import ClientStore, PendingOp
+from twin_app.net import events as ev
 from twin_app.net.agent import Agent
 from twin_app.net.assets import AssetCache
 from twin_app.net.outbox import Outbox
 from twin_app.protocol import E_ASSET
+from twin_app.session.facade import Client, Peer
 
 log = logging.getLogger(__name__)
 
 MAX_RUN = 50_000  # ops applied in one go when coalescing queued runs
-
-
-@dataclass
-class Peer:
-    """Someone else (or us) in the room, as the server last described them."""
-
-    session: str
-    client_id: str
-    name: str
-    role: str
-    color: tuple[float, float, float] | None = None
-    selection: list[str] = field(default_factory=list)
-    camera: tuple[float, ...] | None = None
-    status: str = ""
-    follow: str | None = None
-    follow_ok: list[str] = field(default_factory=list)
-    present: bool = False
-    rtt_ms: float | None = None
-    behind: int = 0
-
-    @staticmethod
-    def from_record(rec: dict[str, Any]) -> Peer:
-        """Build a peer from a PRESENCE record (tolerating missing fields)."""
-        color = rec.get("color")
-        camera = rec.get("camera")
-        return Peer(
-            session=str(rec.get("session", "")),
-            client_id=str(rec.get("client_id", "")),
-            name=str(rec.get("name", "")),
-            role=str(rec.get("role", "")),
-            color=(float(color[0]), float(color[1]), float(color[2])) if isinstance(color, list) and len(color) == 3 else None,
-            selection=list(rec.get("selection") or []),
-            camera=tuple(camera) if isinstance(camera, list) else None,
-            status=str(rec.get("status") or ""),
-            follow=rec.get("follow"),
-            follow_ok=list(rec.get("follow_ok") or []),
-            present=bool(rec.get("present", False)),
-            rtt_ms=rec.get("rtt_ms"),
-            behind=int(rec.get("behind") or 0),
-        )
 
 
 class Assets:
@@ -163,7 +124,7 @@ class SyncClient:
             self.store.pending.append(PendingOp(cseq, op_from_wire(wire), label, None))
             self.store.next_cseq = max(self.store.next_cseq, cseq + 1)
             self._unacked.add(cseq)
-        self._events: deque[tuple[Any, ...]] = deque()
+        self._events: deque[ev.Event] = deque()
         self._event_flag = threading.Event()
         self._wakeup = wakeup
         self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context(io_threads=1)
@@ -255,17 +216,12 @@ class SyncClient:
         return dict(self._agent.counters)
 
     @property
-    def pending_count(self) -> int:
-        """Edits not yet sequenced by the server."""
-        return len(self.store.pending)
-
-    @property
     def unacked_count(self) -> int:
         """Edits whose ACK or NACK has not been processed yet (on the owner thread)."""
         return len(self._unacked)
 
     # -- events ----------------------------------------------------------------------------
-    def _emit(self, event: tuple[Any, ...]) -> None:
+    def _emit(self, event: ev.Event) -> None:
         # Agent thread: queue and wake the owner thread.
         self._events.append(event)
         self._event_flag.set()
@@ -286,16 +242,18 @@ class SyncClient:
         while events:
             event = events.popleft()
             n += 1
-            if event[0] == "ops" and events and events[0][0] == "ops":
-                run = list(event[1])
-                while events and events[0][0] == "ops" and len(run) < MAX_RUN:
-                    run.extend(events.popleft()[1])
+            if isinstance(event, ev.OpsArrived) and events and isinstance(events[0], ev.OpsArrived):
+                run = list(event.run)
+                while events and isinstance(events[0], ev.OpsArrived) and len(run) < MAX_RUN:
+                    more = events.popleft()
+                    assert isinstance(more, ev.OpsArrived)
+                    run.extend(more.run)
                     n += 1
-                event = ("ops", run)
+                event = ev.OpsArrived(run)
             try:
                 self._handle(event)
             except Exception:  # a bug in a callback must not stall the event stream
-                log.exception("error handling network event %s", event[0])
+                log.exception("error handling network event %s", type(event).__name__)
             if deadline is not None and time.monotonic() >= deadline:
                 break
         self._agent.applied_seq = self.store.last_seq
@@ -318,72 +276,67 @@ class SyncClient:
                 return False
             self._event_flag.wait(min(remaining, 0.1))
 
-    def _handle(self, event: tuple[Any, ...]) -> None:
-        kind = event[0]
-        if kind == "ops":
-            changes = self.store.remote_many(event[1])
-            self._want_meshes(changes)
-        elif kind == "ack":
-            _, cseq, seq, dup = event
-            self._unacked.discard(cseq)
-            self._retrying = False
-            if dup:
-                self.store.reject(cseq)  # already handled by the server before: drop ours
-            _fire(self.on_ack, cseq, seq)
-        elif kind == "nack":
-            _, cseq, code, reason = event
-            self._unacked.discard(cseq)
-            pending = self.store.reject(cseq)
-            if pending is not None:
-                log.info("edit %r refused: %s (%s)", pending.label, reason, code)
-                _fire(self.on_nack, pending, code, reason)
-        elif kind == "retry":
-            # Refused for now (rate limit, storage trouble): the edit stays pending and
-            # shown, and the agent sends it again. Say so once per episode.
-            _, cseq, code, reason = event
-            if not self._retrying:
-                self._retrying = True
-                _fire(self.on_error, code, f"{reason}. Your edits are kept and sent again.")
-        elif kind == "hb":
-            _, head, durable, digest, hash_seq, storage_error, rtt = event
-            self.head_seq = max(self.head_seq, head)
-            self.durable_seq = durable
-            self.storage_error = storage_error
-            self.rtt_ms = rtt
-            self.server_hash = (hash_seq, digest)
-            in_step = digest and hash_seq == self.store.last_seq and not self.store.pending
-            if in_step and self.store.doc.hash() != digest:
-                self.divergences += 1
-                log.error("document diverged from the server at seq %d; resyncing", hash_seq)
-                self.resync()
-        elif kind == "snapshot":
-            _, doc, seq, decided = event
-            self._reset(doc, seq, decided)
-        elif kind == "presence":
-            _, peers, left = event
-            for rec in peers:
-                peer = Peer.from_record(rec)
-                self.peers[peer.session] = peer
-            for session in left:
-                self.peers.pop(session, None)
-            _fire(self.on_peers)
-        elif kind == "state":
-            _, state, detail = event
-            self.state, self.state_detail = state, detail
-            if state == "offline":
-                self.peers.clear()
+    def _handle(self, event: ev.Event) -> None:
+        match event:
+            case ev.OpsArrived(run):
+                self._want_meshes(self.store.remote_many(run))
+            case ev.Acked(cseq, seq, dup):
+                self._unacked.discard(cseq)
+                self._retrying = False
+                if dup:
+                    self.store.reject(cseq)  # already handled by the server before: drop ours
+                _fire(self.on_ack, cseq, seq)
+            case ev.Refused(cseq, code, reason):
+                self._unacked.discard(cseq)
+                pending = self.store.reject(cseq)
+                if pending is not None:
+                    log.info("edit %r refused: %s (%s)", pending.label, reason, code)
+                    _fire(self.on_nack, pending, code, reason)
+            case ev.Retrying(_cseq, code, reason):
+                # Refused for now (rate limit, storage trouble): the edit stays pending and
+                # shown, and the agent sends it again. Say so once per episode.
+                if not self._retrying:
+                    self._retrying = True
+                    _fire(self.on_error, code, f"{reason}. Your edits are kept and sent again.")
+            case ev.Heartbeat():
+                self._on_heartbeat(event)
+            case ev.SnapshotArrived(doc, seq, decided):
+                self._reset(doc, seq, decided)
+            case ev.PresenceChanged(peers, left):
+                for rec in peers:
+                    peer = Peer.from_record(rec)
+                    self.peers[peer.session] = peer
+                for session in left:
+                    self.peers.pop(session, None)
                 _fire(self.on_peers)
-            _fire(self.on_state, state, detail)
-        elif kind == "welcome":
-            _, self.session, self.role, self.epoch, self.limits = event
-        elif kind == "error":
-            _, code, reason = event
-            _fire(self.on_error, code, reason)
-        elif kind == "asset":
-            _fire(self.assets.on_arrived, event[1])
-        elif kind == "asset_progress":
-            _, digest, direction, done, total = event
-            _fire(self.assets.on_progress, digest, direction, done, total)
+            case ev.StateChanged(state, detail):
+                self.state, self.state_detail = state, detail
+                if state == "offline":
+                    self.peers.clear()
+                    _fire(self.on_peers)
+                _fire(self.on_state, state, detail)
+            case ev.Welcomed(session, role, epoch, limits):
+                self.session, self.role, self.epoch, self.limits = session, role, epoch, limits
+            case ev.ErrorReported(code, reason):
+                _fire(self.on_error, code, reason)
+            case ev.AssetArrived(digest):
+                _fire(self.assets.on_arrived, digest)
+            case ev.AssetProgress(digest, direction, done, total):
+                _fire(self.assets.on_progress, digest, direction, done, total)
+            case _:
+                assert_never(event)
+
+    def _on_heartbeat(self, hb: ev.Heartbeat) -> None:
+        self.head_seq = max(self.head_seq, hb.head_seq)
+        self.durable_seq = hb.durable_seq
+        self.storage_error = hb.storage_error
+        self.rtt_ms = hb.rtt_ms
+        self.server_hash = (hb.hash_seq, hb.hash)
+        in_step = hb.hash and hb.hash_seq == self.store.last_seq and not self.store.pending
+        if in_step and self.store.doc.hash() != hb.hash:
+            self.divergences += 1
+            log.error("document diverged from the server at seq %d; resyncing", hb.hash_seq)
+            self.resync()
 
     def _reset(self, doc: Document, seq: int, decided_cseq: int) -> None:
         self.head_seq = max(seq, self.head_seq if self.synced else 0)
@@ -401,3 +354,7 @@ class SyncClient:
                     wanted.append(node.mesh)
         if wanted:
             self.assets.want(wanted)
+
+
+def _is_a_client(client: SyncClient) -> Client:
+    return client  # mypy proves here that SyncClient is what the UI codes against

@@ -82,6 +82,16 @@ def default_name() -> str:
     return (name or "Designer").replace(".", " ").title()
 
 
+def stored_color(value: object) -> tuple[float, float, float] | None:
+    """The colour kept in the settings (three numbers), or ``None`` if absent or unreadable."""
+    if not isinstance(value, (list, tuple)) or len(value) < 3:
+        return None
+    try:
+        return (float(value[0]), float(value[1]), float(value[2]))
+    except (TypeError, ValueError):
+        return None
+
+
 def color_for(name: str) -> tuple[float, float, float]:
     """A pleasant, stable colour for a user name."""
     hue = int(hashlib.sha1(name.encode()).hexdigest()[:4], 16) / 0xFFFF  # noqa: S324 (not security)
@@ -123,7 +133,7 @@ class BackgroundHost:
 
     def others(self) -> int:
         """How many other people are in the room."""
-        own = getattr(self.client, "session", None)
+        own = self.client.session
         return sum(1 for s in self.client.peers if s != own)
 
     def check(self) -> None:
@@ -150,6 +160,11 @@ def main(argv: list[str] | None = None) -> int:
 
     starter: _Starter | None = None
     if not args.connect:
+        # The core is a package whose __init__ imports its modules, and both this thread
+        # (the client) and the starter (the server) import it: imported by both at once,
+        # each can find it half-initialised and fail. Import it once, here, first.
+        import twin_app.core  # noqa: F401
+
         starter = _Starter(data_dir / "server")
         starter.start()
 
@@ -184,11 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     name = args.name or str(settings.value("user/name", "") or "") or default_name()
     if args.name:
         settings.setValue("user/name", args.name)
-    stored = settings.value("user/color")
-    try:
-        color = tuple(float(c) for c in stored)[:3] if stored else color_for(name)  # type: ignore[union-attr]
-    except (TypeError, ValueError):
-        color = color_for(name)
+    color = stored_color(settings.value("user/color")) or color_for(name)
     settings.setValue("user/color", list(color))
 
     # Heavy imports (VTK) while the embedded server boots.

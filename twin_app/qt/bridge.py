@@ -18,53 +18,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, Qt, Signal
 
-from twin_app.core.changes import ChangeSet
-from twin_app.core.ops import Op
-from twin_app.core.store import ClientStore, PendingOp
+from twin_app.session.facade import Client
 
 log = logging.getLogger(__name__)
 
 # Time the GUI thread spends applying network events before it paints and reads input again.
 DRAIN_BUDGET_S = 0.05
-
-
-class AssetsLike(Protocol):
-    """What the UI uses of the client's content-addressed asset cache."""
-
-    on_arrived: list[Callable[[str], None]]
-
-    def put(self, blob: bytes) -> str: ...
-    def get(self, digest: str) -> bytes | None: ...
-    def want(self, digests: Any) -> None: ...
-
-
-class ClientLike(Protocol):
-    """The client facade the UI codes against (``twin_app.net.SyncClient`` or ``LocalClient``)."""
-
-    store: ClientStore
-    assets: Any
-    peers: dict[str, Any]
-    session: str | None
-    role: str
-    state: str
-    head_seq: int
-    on_state: list[Callable[[str, str], None]]
-    on_nack: list[Callable[[PendingOp, str, str], None]]
-    on_peers: list[Callable[[], None]]
-    on_error: list[Callable[[str, str], None]]
-
-    def start(self) -> None: ...
-    def close(self) -> None: ...
-    def process_events(self, budget_s: float | None = None) -> int: ...
-    def has_events(self) -> bool: ...
-    def submit(self, op: Op, label: str) -> PendingOp: ...
-    def undo(self) -> PendingOp | None: ...
-    def redo(self) -> PendingOp | None: ...
-    def set_presence(self, **fields: Any) -> None: ...
 
 
 class ClientBridge(QObject):
@@ -80,7 +42,7 @@ class ClientBridge(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.client: ClientLike | None = None
+        self.client: Client | None = None
         self._scheduled = threading.Event()
         self._unsubscribe: Callable[[], None] | None = None
         self.sig_wakeup.connect(self._drain, Qt.ConnectionType.QueuedConnection)
@@ -91,7 +53,7 @@ class ClientBridge(QObject):
             self._scheduled.set()
             self.sig_wakeup.emit()
 
-    def attach(self, client: ClientLike) -> None:
+    def attach(self, client: Client) -> None:
         """Start relaying ``client``'s events (call once, on the GUI thread)."""
         self.client = client
         self._unsubscribe = client.store.subscribe(self.sig_changes.emit)
@@ -99,9 +61,7 @@ class ClientBridge(QObject):
         client.on_nack.append(lambda p, c, r: self.sig_nack.emit(p, str(c), str(r)))
         client.on_peers.append(self.sig_peers.emit)
         client.on_error.append(lambda c, r: self.sig_error.emit(str(c), str(r)))
-        arrived = getattr(client.assets, "on_arrived", None)
-        if arrived is not None:
-            arrived.append(self.sig_asset.emit)
+        client.assets.on_arrived.append(self.sig_asset.emit)
         self.wakeup()
 
     def detach(self) -> None:
@@ -123,8 +83,3 @@ class ClientBridge(QObject):
             # More arrived than fits the budget: continue after the paints and input
             # queued meanwhile, so a flood of remote edits never freezes the window.
             self.wakeup()
-
-
-def changes_touch(changes: ChangeSet, ids: set[str]) -> bool:
-    """True if ``changes`` touched any of ``ids`` (or replaced the whole document)."""
-    return changes.reset or any(nid in changes.nodes for nid in ids)

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from twin_app.core.changes import ChangeSet
 from twin_app.core.document import Document, Node
 from twin_app.core.ops import RemoveNode, SetField
-from twin_app.qt import commands
+from twin_app.session import commands
 
 IdRole = Qt.ItemDataRole.UserRole + 1
 # ``dispatch(op, label, undoable=True)`` submits an edit and returns None if it was refused.
@@ -202,8 +202,10 @@ class CommentsPanel(QWidget):
         """Select comment ``cid`` in the list (if shown)."""
         for i in range(self.tree.topLevelItemCount()):
             top = self.tree.topLevelItem(i)
+            if top is None:
+                continue
             for item in [top] + [top.child(j) for j in range(top.childCount())]:
-                if item.data(0, IdRole) == cid:
+                if item is not None and item.data(0, IdRole) == cid:
                     self.tree.setCurrentItem(item)
                     return
 

@@ -44,7 +44,7 @@ from twin_app.core import xform as tf
 from twin_app.core.changes import ChangeSet
 from twin_app.core.document import DEFAULT_COLOR, Document, Node, PropValue
 from twin_app.core.ops import Op
-from twin_app.qt import commands
+from twin_app.session import commands
 
 Dispatch = Callable[[Op, str], object]
 MIXED = "—"
@@ -160,6 +160,16 @@ class ColorButton(QPushButton):
         self.setStyleSheet(f"background-color: {c.name()}; color: {fg}; min-height: 20px;")
 
 
+def _types_text(event: QKeyEvent) -> bool:
+    return bool(event.text()) and event.text().isprintable() and not event.modifiers() & (
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+        | Qt.KeyboardModifier.MetaModifier)
+
+
+def _is_f2(event: QKeyEvent) -> bool:
+    return event.key() == Qt.Key.Key_F2 and event.modifiers() == Qt.KeyboardModifier.NoModifier
+
+
 class InspectorPanel(QWidget):
     """Shows and edits the selected nodes."""
 
@@ -188,8 +198,8 @@ class InspectorPanel(QWidget):
         tbox = QGroupBox("Transform")
         grid = QGridLayout(tbox)
         grid.setContentsMargins(6, 6, 6, 6)
-        for col, axis in enumerate(AXES):
-            lab = QLabel(axis)
+        for col, axis_name in enumerate(AXES):
+            lab = QLabel(axis_name)
             lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
             grid.addWidget(lab, 0, col + 1)
         specs = (("position", "Position", 3, " m"), ("rotation", "Rotation", 1, "°"),
@@ -283,16 +293,15 @@ class InspectorPanel(QWidget):
         self.refresh()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Let typing in the properties table start editing the value.
+        """Let typing in the properties table, and F2, edit the value.
 
-        The window has one-key shortcuts (1 = Front view, F = Fit View, …); a table, unlike
-        a line edit, does not claim printable keys, so typing "130" into a value cell would
-        switch to the Front view instead of editing it."""
+        The window has one-key shortcuts (1 = Front view, F = Fit View, F2 = Rename …); a
+        table, unlike a line edit, does not claim those keys, so typing "130" into a value
+        cell would switch to the Front view, and F2 (the table's own "edit this cell" key)
+        would rename the part instead. The table claims them while it (or its cell editor)
+        has the focus."""
         if (watched is self.props and event.type() == QEvent.Type.ShortcutOverride
-                and isinstance(event, QKeyEvent) and event.text().isprintable()
-                and event.text() and not event.modifiers() & (
-                    Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
-                    | Qt.KeyboardModifier.MetaModifier)):
+                and isinstance(event, QKeyEvent) and (_types_text(event) or _is_f2(event))):
             event.accept()
             return True
         return super().eventFilter(watched, event)
@@ -366,7 +375,7 @@ class InspectorPanel(QWidget):
             self.subtitle.setText(", ".join(kinds))
             self.name.setText("")
         positions = [n.transform[:3] for n in nodes]
-        eulers = [tf.quat_to_euler(n.transform[3:7]) for n in nodes]  # type: ignore[arg-type]
+        eulers = [tf.quat_to_euler(n.transform[3:7]) for n in nodes]
         scales = [n.transform[7:10] for n in nodes]
         for key, vals, tol in (("position", positions, 1e-9), ("rotation", eulers, 1e-6),
                                ("scale", scales, 1e-9)):

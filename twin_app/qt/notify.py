@@ -9,6 +9,7 @@ dismissed by key (a follow request disappears when the requester gives up).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -65,7 +66,7 @@ class Toast(QFrame):
         self.buttons: dict[str, QPushButton] = {}
         for name, fn in actions:
             b = QPushButton(name)
-            b.clicked.connect(lambda _=False, f=fn: (f(), self.close_toast()))
+            b.clicked.connect(functools.partial(self._run, fn))
             lay.addWidget(b)
             self.buttons[name] = b
         close = QToolButton()
@@ -76,6 +77,10 @@ class Toast(QFrame):
         lay.addWidget(close)
         self.setMaximumWidth(460)
         self.setMinimumWidth(280)
+
+    def _run(self, action: Callable[[], object], _checked: bool = False) -> None:
+        action()
+        self.close_toast()
 
     def close_toast(self) -> None:
         """Remove the toast."""
@@ -156,7 +161,8 @@ class NotificationArea(QObject):
         """Texts of the toasts currently shown (newest last)."""
         out = []
         for i in range(self.stack.count()):
-            w = self.stack.itemAt(i).widget()
+            item = self.stack.itemAt(i)
+            w = item.widget() if item is not None else None
             if isinstance(w, Toast) and not w.isHidden():
                 out.append(w.label.text())
         return out

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from twin_app.qt.presence import peer_color
+from twin_app.session.facade import Peer
 
 SessionRole = Qt.ItemDataRole.UserRole + 1
 
@@ -120,7 +121,7 @@ class PeoplePanel(QWidget):
         self.follow_btn.setText("Stop following" if s is not None and s == self.following
                                 else "Follow")
 
-    def set_people(self, me: dict[str, Any], peers: Iterable[Any], following: str | None,
+    def set_people(self, me: dict[str, Any], peers: Iterable[Peer], following: str | None,
                    statuses: dict[str, str]) -> None:
         """Show yourself (``me``: name, role, color, state) and ``peers``."""
         self.following = following
@@ -131,10 +132,10 @@ class PeoplePanel(QWidget):
         top.setIcon(0, swatch(me.get("color")))
         top.setFlags(top.flags() & ~Qt.ItemFlag.ItemIsSelectable)
         self.tree.addTopLevelItem(top)
-        for p in sorted(peers, key=lambda p: str(getattr(p, "name", ""))):
-            session = str(getattr(p, "session", ""))
+        for p in sorted(peers, key=lambda p: p.name):
+            session = p.session
             item = QTreeWidgetItem([
-                str(getattr(p, "name", "") or "Anonymous"), str(getattr(p, "role", "") or ""),
+                p.name or "Anonymous", p.role or "",
                 statuses.get(session, ""),
             ])
             item.setIcon(0, swatch(peer_color(p)))
@@ -147,7 +148,8 @@ class PeoplePanel(QWidget):
 
     def names(self) -> list[str]:
         """The names shown (first is yourself)."""
-        return [self.tree.topLevelItem(i).text(0) for i in range(self.tree.topLevelItemCount())]
+        items = (self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount()))
+        return [item.text(0) for item in items if item is not None]
 
     def set_presenting(self, on: bool) -> None:
         """Reflect the present state without emitting ``sig_present``."""

@@ -1,15 +1,8 @@
 """Presence: publish my selection and camera, draw other people, follow and present.
 
-Consent rules (nobody is watched without saying yes)
-----------------------------------------------------
-* Follow: A asks to follow B by publishing ``follow=B``. B sees a prompt and allows (B
-  publishes ``follow_ok`` containing A) or declines. Only when B's ``follow_ok`` includes A
-  (or B is presenting) does A's camera track B's camera. B sees "Being followed by A" with
-  a Stop button; stopping removes A from ``follow_ok``. A stops by publishing
-  ``follow=None`` — also automatically when A moves the camera, or when B leaves.
-* Present: a presenter publishes ``present=True``, which counts as consent for everyone;
-  others get a non-modal "B is presenting — Follow?" prompt and decide for themselves.
-* B forgets consent it gave as soon as A no longer asks, so a later request prompts again.
+Who may follow whom is decided by ``twin_app.session.follow.FollowConsent`` (its module
+docstring has the consent rules); this controller shows its prompts and notices and mirrors
+the camera of the person followed.
 
 Camera updates are coalesced here (at most one every ``CAMERA_INTERVAL_MS``); the client
 coalesces presence again to ≤ 30 Hz on the wire.
@@ -18,16 +11,18 @@ coalesces presence again to ≤ 30 Hz on the wire.
 from __future__ import annotations
 
 import colorsys
+import functools
 import logging
 import math
 from collections.abc import Sequence
-from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from twin_app.qt.bridge import ClientLike
 from twin_app.qt.notify import NotificationArea
+from twin_app.qt.viewport import Viewport
 from twin_app.render.scene import ACCENT, HOVER
+from twin_app.session.facade import Client, Peer
+from twin_app.session.follow import FollowConsent, Reconciled
 
 log = logging.getLogger(__name__)
 CAMERA_INTERVAL_MS = 80
@@ -42,15 +37,14 @@ def _same_camera(a: Sequence[float] | None, b: Sequence[float] | None, tol: floa
     return all(math.isclose(x, y, abs_tol=tol * scale) for x, y in zip(a[:6], b[:6], strict=True))
 
 
-def peer_color(peer: Any) -> tuple[float, float, float]:
+def peer_color(peer: Peer) -> tuple[float, float, float]:
     """Return the colour a peer is drawn in (0..1 floats): their own colour, or a stable one
     derived from their session, turned away from the hues of my selection and hover so
     another person's outline is never mistaken for mine."""
-    color = getattr(peer, "color", None)
-    if isinstance(color, (tuple, list)) and len(color) == 3:
-        rgb = (float(color[0]), float(color[1]), float(color[2]))
+    if peer.color is not None:
+        rgb = peer.color
     else:
-        h = sum(ord(c) * (i + 1) for i, c in enumerate(str(getattr(peer, "session", ""))))
+        h = sum(ord(c) * (i + 1) for i, c in enumerate(peer.session))
         palette = ((0.90, 0.35, 0.30), (0.30, 0.65, 0.35), (0.60, 0.40, 0.85),
                    (0.85, 0.35, 0.65), (0.20, 0.45, 0.85))
         rgb = palette[h % len(palette)]
@@ -86,17 +80,13 @@ class PresenceController(QObject):
 
     sig_changed = Signal()  # people list / follow state changed: refresh the UI
 
-    def __init__(self, client: ClientLike, viewport: Any, notes: NotificationArea,
+    def __init__(self, client: Client, viewport: Viewport, notes: NotificationArea,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.client = client
         self.viewport = viewport
         self.notes = notes
-        self.following: str | None = None  # session I asked to follow
-        self.allowed: set[str] = set()  # sessions I let follow me
-        self.declined: set[str] = set()
-        self.presenting = False
-        self.dismissed_presenters: set[str] = set()
+        self.consent = FollowConsent(client)
         self._drawn: set[str] = set()
         self._present: dict[str, str] | None = None  # session → name, once the room is joined
         self._applied_camera: tuple[float, ...] | None = None
@@ -105,6 +95,16 @@ class PresenceController(QObject):
         self._camera_timer.setSingleShot(True)
         self._camera_timer.setInterval(CAMERA_INTERVAL_MS)
         self._camera_timer.timeout.connect(self._flush_camera)
+
+    @property
+    def following(self) -> str | None:
+        """The session I asked to follow."""
+        return self.consent.following
+
+    @property
+    def presenting(self) -> bool:
+        """True while I present."""
+        return self.consent.presenting
 
     # -- what I publish ------------------------------------------------------------------
     def publish_selection(self, ids: Sequence[str]) -> None:
@@ -128,18 +128,12 @@ class PresenceController(QObject):
         if self._camera is not None:
             self.client.set_presence(camera=list(self._camera))
 
-    def _publish_follow_ok(self) -> None:
-        self.client.set_presence(follow_ok=sorted(self.allowed))
-
     # -- intents from the UI ---------------------------------------------------------------
     def follow(self, session: str) -> None:
         """Ask to follow ``session``'s view."""
-        if session == self.client.session or session not in self.client.peers:
+        if not self.consent.follow(session):
             return
-        self.following = session
         self._applied_camera = None
-        self.dismissed_presenters.discard(session)
-        self.client.set_presence(follow=session)
         if self.active_target() is None:
             self.notes.notify(f"Asked {self._name(session)} to let you follow their view…",
                               timeout_ms=4000)
@@ -147,96 +141,62 @@ class PresenceController(QObject):
 
     def stop_following(self) -> None:
         """Stop following whoever I follow."""
-        if self.following is None:
+        self._stopped(self.consent.stop_following())
+
+    def _stopped(self, was: str | None) -> None:
+        if was is None:
             return
-        self.notes.dismiss(f"present:{self.following}")
-        self.following = None
+        self.notes.dismiss(f"present:{was}")
         self._applied_camera = None
-        self.client.set_presence(follow=None)
         self.sig_changed.emit()
 
     def allow(self, session: str) -> None:
         """Let ``session`` follow my view."""
-        self.declined.discard(session)
-        self.allowed.add(session)
-        self._publish_follow_ok()
+        self.consent.allow(session)
         self.notes.dismiss(f"follow-req:{session}")
         self.sig_changed.emit()
 
     def decline(self, session: str) -> None:
         """Refuse ``session``'s request to follow me (until they ask again)."""
-        self.declined.add(session)
-        self.allowed.discard(session)
-        self._publish_follow_ok()
+        self.consent.decline(session)
         self.notes.dismiss(f"follow-req:{session}")
         self.sig_changed.emit()
 
     def stop_followers(self) -> None:
         """Withdraw consent from everyone following me (and stop presenting)."""
-        for s in self.followers():
-            self.declined.add(s)
-        self.allowed.clear()
-        self._publish_follow_ok()
-        if self.presenting:
-            self.set_presenting(False)
+        self.consent.stop_followers()
         self.sig_changed.emit()
 
     def set_presenting(self, on: bool) -> None:
         """Start or stop presenting (inviting everyone to follow)."""
-        self.presenting = on
-        self.client.set_presence(present=on)
+        self.consent.set_presenting(on)
         self.sig_changed.emit()
 
     def jump_to(self, session: str) -> None:
         """Move my camera to ``session``'s view once (no follow)."""
         peer = self.client.peers.get(session)
-        cam = getattr(peer, "camera", None)
-        if cam:
-            self.viewport.set_camera(tuple(cam))
+        if peer is not None and peer.camera:
+            self.viewport.set_camera(tuple(peer.camera))
 
     # -- state ------------------------------------------------------------------------------
     def _name(self, session: str) -> str:
-        peer = self.client.peers.get(session)
-        return str(getattr(peer, "name", "") or "someone")
+        return self.consent.name(session)
 
     def requesters(self) -> list[str]:
         """Sessions asking to follow me."""
-        me = self.client.session
-        return [s for s, p in self.client.peers.items()
-                if me and getattr(p, "follow", None) == me]
+        return self.consent.requesters()
 
     def followers(self) -> list[str]:
         """Sessions actually following me (asked and allowed, or I am presenting)."""
-        return [s for s in self.requesters() if s in self.allowed or self.presenting]
+        return self.consent.followers()
 
-    def active_target(self) -> Any:
+    def active_target(self) -> Peer | None:
         """The peer whose camera I mirror now, or ``None`` (not following, or no consent)."""
-        if self.following is None:
-            return None
-        peer = self.client.peers.get(self.following)
-        if peer is None:
-            return None
-        ok = getattr(peer, "follow_ok", None) or ()
-        if self.client.session in ok or getattr(peer, "present", False):
-            return peer
-        return None
+        return self.consent.active_target()
 
     def statuses(self) -> dict[str, str]:
         """Status text per session for the People panel (``""`` = me)."""
-        out: dict[str, str] = {}
-        for s, p in self.client.peers.items():
-            bits = []
-            if getattr(p, "present", False):
-                bits.append("presenting")
-            if s == self.following:
-                bits.append("you follow" if self.active_target() is not None else "asked to follow")
-            if s in self.followers():
-                bits.append("follows you")
-            elif s in self.requesters():
-                bits.append("asks to follow you")
-            out[s] = ", ".join(bits)
-        out[""] = "presenting" if self.presenting else ""
-        return out
+        return self.consent.statuses()
 
     # -- inbound ----------------------------------------------------------------------------
     def on_peers(self) -> None:
@@ -247,87 +207,67 @@ class PresenceController(QObject):
         me = self.client.session
         peers = {s: p for s, p in self.client.peers.items() if s != me}
         self._notify_arrivals(peers)
-        visual = getattr(self.viewport, "visual", None)
-        if visual is not None:
-            for s, p in peers.items():
-                try:
-                    visual.set_peer(s, getattr(p, "name", ""), peer_color(p),
-                                    list(getattr(p, "selection", None) or ()),
-                                    getattr(p, "camera", None))
-                except (TypeError, ValueError):
-                    log.exception("cannot draw peer %s", s)
-            for s in self._drawn - set(peers):
-                visual.remove_peer(s)
-            self._drawn = set(peers)
-        self._handle_requests()
-        self._handle_presenters()
-        self._handle_following()
+        visual = self.viewport.visual
+        for s, p in peers.items():
+            try:
+                visual.set_peer(s, p.name, peer_color(p), list(p.selection), p.camera)
+            except (TypeError, ValueError):
+                log.exception("cannot draw peer %s", s)
+        for s in self._drawn - set(peers):
+            visual.remove_peer(s)
+        self._drawn = set(peers)
+        seen = self.consent.reconcile()
+        self._show_requests(seen)
+        self._show_presenters(seen)
+        if seen.left is not None:
+            self.notes.notify("The person you followed has left.", timeout_ms=4000)
+            self._stopped(seen.left)
+        else:
+            self._mirror_target()
         self.sig_changed.emit()
 
-    def _notify_arrivals(self, peers: dict[str, Any]) -> None:
+    def _notify_arrivals(self, peers: dict[str, Peer]) -> None:
         """Put joins and leaves in the notices (not for the people already there when I join)."""
-        names = {s: str(getattr(p, "name", "") or "someone") for s, p in peers.items()}
-        if self._present is not None and getattr(self.client, "state", "live") == "live":
+        names = {s: p.name or "someone" for s, p in peers.items()}
+        if self._present is not None and self.client.state == "live":
             for s in names.keys() - self._present.keys():
                 self.notes.notify(f"{names[s]} joined the room.", timeout_ms=4000)
             for s in self._present.keys() - names.keys():
                 self.notes.notify(f"{self._present[s]} left the room.", timeout_ms=4000)
-        if getattr(self.client, "synced", True):
+        if self.client.synced:
             self._present = names
 
-    def _handle_requests(self) -> None:
-        asking = set(self.requesters())
-        changed = False
-        for s in list(self.allowed):
-            if s not in asking:
-                self.allowed.discard(s)
-                changed = True
-        self.declined &= asking
-        for s in asking - self.allowed - self.declined:
-            if self.presenting:
-                continue
+    def _show_requests(self, seen: Reconciled) -> None:
+        for s in seen.prompt:
             key = f"follow-req:{s}"
             if key not in self.notes.toasts:
                 self.notes.notify(
                     f"{self._name(s)} asks to follow your view.", "info",
-                    actions=[("Allow", lambda s=s: self.allow(s)),
-                             ("Decline", lambda s=s: self.decline(s))],
+                    actions=[("Allow", functools.partial(self.allow, s)),
+                             ("Decline", functools.partial(self.decline, s))],
                     timeout_ms=0, key=key)
         for key in [k for k in self.notes.toasts if k.startswith("follow-req:")]:
-            if key.split(":", 1)[1] not in asking:
+            if key.split(":", 1)[1] not in seen.asking:
                 self.notes.dismiss(key)
-        if changed:
-            self._publish_follow_ok()
 
-    def _handle_presenters(self) -> None:
-        for s, p in self.client.peers.items():
+    def _show_presenters(self, seen: Reconciled) -> None:
+        for s in seen.offer:
             key = f"present:{s}"
-            if getattr(p, "present", False):
-                if s != self.following and s not in self.dismissed_presenters \
-                        and key not in self.notes.toasts:
-                    self.notes.notify(
-                        f"{self._name(s)} is presenting — follow?", "info",
-                        actions=[("Follow", lambda s=s: self.follow(s)),
-                                 ("Dismiss", lambda s=s: self.dismissed_presenters.add(s))],
-                        timeout_ms=0, key=key)
-            else:
-                self.dismissed_presenters.discard(s)
-                self.notes.dismiss(key)
+            if key not in self.notes.toasts:
+                self.notes.notify(
+                    f"{self._name(s)} is presenting — follow?", "info",
+                    actions=[("Follow", functools.partial(self.follow, s)),
+                             ("Dismiss", functools.partial(self.consent.dismiss_presenter, s))],
+                    timeout_ms=0, key=key)
         for key in [k for k in self.notes.toasts if k.startswith("present:")]:
-            if key.split(":", 1)[1] not in self.client.peers:
+            if key.split(":", 1)[1] not in seen.presenters:
                 self.notes.dismiss(key)
 
-    def _handle_following(self) -> None:
-        if self.following is None:
-            return
-        if self.following not in self.client.peers:
-            self.notes.notify("The person you followed has left.", timeout_ms=4000)
-            self.stop_following()
-            return
+    def _mirror_target(self) -> None:
         target = self.active_target()
         if target is None:
             return
-        cam = getattr(target, "camera", None)
+        cam = target.camera
         if cam and not _same_camera(tuple(cam), self._applied_camera):
             self._applied_camera = tuple(float(c) for c in cam)
             self.viewport.set_camera(self._applied_camera)

@@ -49,7 +49,7 @@ from twin_app.core.changes import ChangeSet
 from twin_app.core.document import Document
 from twin_app.core.ids import ROOT_ID
 from twin_app.core.ops import Op
-from twin_app.qt import commands
+from twin_app.session import commands
 
 MIME = "application/x-twinroom-node-ids"
 HIDDEN = frozenset({commands.COMMENTS_ID})

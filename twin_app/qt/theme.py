@@ -39,10 +39,10 @@ def _dark_palette() -> QPalette:
 
 def is_dark(app: QGuiApplication | None = None) -> bool:
     """True if the application currently shows a dark palette."""
-    app = app or QGuiApplication.instance()  # type: ignore[assignment]
-    if app is None:
+    instance = app or QGuiApplication.instance()
+    if not isinstance(instance, QGuiApplication):
         return False
-    return app.palette().color(QPalette.ColorRole.Window).lightnessF() < 0.5  # type: ignore[union-attr]
+    return instance.palette().color(QPalette.ColorRole.Window).lightnessF() < 0.5
 
 
 def apply_theme(app: QApplication, mode: str = "system") -> bool:

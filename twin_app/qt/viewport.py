@@ -78,8 +78,7 @@ class Viewport(QWidget):
     sig_transform_dragged = Signal(str, tuple, bool)  # node id, 10-float transform, finished
     sig_camera_changed = Signal(tuple)  # 9 floats: position, focal point, view-up
 
-    def __init__(self, parent: QWidget | None = None,
-                 mesh_source: MeshSource | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, mesh_source: MeshSource) -> None:
         super().__init__(parent)
         self._mesh_source = mesh_source
         self._doc: Document | None = None
@@ -140,22 +139,8 @@ class Viewport(QWidget):
         """The move/rotate handle."""
         return self._handle
 
-    def set_mesh_source(self, source: MeshSource | None) -> None:
-        """Use ``source(hash) -> bytes | None`` for mesh blobs (e.g. the asset store's get)."""
-        self._mesh_source = source
-
     def _fetch_mesh(self, mesh_hash: str) -> bytes | None:
-        source = self._mesh_source
-        if source is None:
-            # Until the window hands us a source, borrow its client's asset store.
-            client = getattr(self.window(), "client", None)
-            getter = getattr(getattr(client, "assets", None), "get", None)
-            if callable(getter):
-                source = getter
-                self._mesh_source = source
-        if source is None:
-            return None
-        blob = source(mesh_hash)
+        blob = self._mesh_source(mesh_hash)
         return blob if isinstance(blob, bytes) else None
 
     # -- document --------------------------------------------------------------------
@@ -199,18 +184,11 @@ class Viewport(QWidget):
     def _on_iren_render(self, _obj: object, _event: str) -> None:
         if self._closed:
             return
-        if getattr(self._qt, "_in_paint", False):
-            self._qt.ren_win.Render()  # the paint is asking: render into VTK's buffer
+        ren_win = self._qt.ren_win
+        if getattr(self._qt, "_in_paint", False) and ren_win is not None:
+            ren_win.Render()  # the paint is asking: render into VTK's buffer
         else:
             self._qt.update()  # a style or widget asked: one paint, one render
-
-    def render_now(self) -> None:
-        """Render synchronously (screenshots, tests); prefer ``request_render``."""
-        if self._closed:
-            return
-        self._sync_handle()
-        self._renderer.ResetCameraClippingRange()
-        self._qt.ren_win.Render()
 
     def screenshot(self, path: str | Path) -> None:
         """Render and save the 3D view to an image file (PNG by extension)."""
@@ -491,7 +469,8 @@ class Viewport(QWidget):
             self._handle.close()
             if self._axes is not None:
                 self._axes.SetEnabled(0)
-                self._axes.SetInteractor(None)
+                # VTK detaches on None; its type stubs do not allow for it.
+                self._axes.SetInteractor(None)  # type: ignore[arg-type]
             self.visual.close()
             self.grid.close()
             self._qt.close()

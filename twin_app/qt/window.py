@@ -9,8 +9,8 @@ Design notes
   the tree (incremental rows), inspector, comments and viewport. The window never pushes
   values into views after an edit: the edit's ChangeSet does it, as for remote edits.
 * A 3D handle drag sends a transform op at most every ``DRAG_INTERVAL_MS`` (others see
-  the part move live) and a final op on release; the undo entries of the drag are then
-  folded into one ("Undo Move Robot 1") whose inverse is the pre-drag transform.
+  the part move live) and a final op on release; ``twin_app.session.drag.HandleDrag`` then
+  folds the drag's undo entries into one ("Undo Move Robot 1") back to the pre-drag transform.
 * Selection lives here (``self.selection``) and is pushed to tree, inspector, viewport
   highlight and presence; each view reports user changes with a signal.
 * Status bar: connection state (coloured), room, seq (last/head), pending edits, share
@@ -20,10 +20,11 @@ Design notes
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +49,11 @@ from PySide6.QtWidgets import (
 from twin_app.core.changes import ChangeSet
 from twin_app.core.errors import InvalidOp, UndoConflict
 from twin_app.core.ids import ROOT_ID
-from twin_app.core.ops import AddNode, Op, SetField
+from twin_app.core.ops import AddNode, Op
 from twin_app.core.permissions import refusal
 from twin_app.core.store import PendingOp
-from twin_app.core.undo import UndoEntry, expectations
 from twin_app.protocol import TRANSIENT
-from twin_app.qt import commands
-from twin_app.qt.bridge import ClientBridge, ClientLike
+from twin_app.qt.bridge import ClientBridge
 from twin_app.qt.comments import CommentsPanel
 from twin_app.qt.importer import ImportController
 from twin_app.qt.inspector import InspectorPanel
@@ -66,6 +65,10 @@ from twin_app.qt.scenetree import OutlinePanel, SceneModel
 from twin_app.qt.share import ShareDialog, ShareInfo
 from twin_app.qt.theme import MODES, apply_theme
 from twin_app.qt.viewport import Viewport
+from twin_app.render.handle import HandleMode
+from twin_app.session import commands
+from twin_app.session.drag import HandleDrag
+from twin_app.session.facade import Client
 
 log = logging.getLogger(__name__)
 DRAG_INTERVAL_MS = 60
@@ -89,7 +92,7 @@ class MainWindow(QMainWindow):
     sig_scene_ready = Signal()  # every mesh in the document is here and drawn once
     sig_keep_hosting = Signal()  # closing, but the room it hosts should stay open for others
 
-    def __init__(self, client: ClientLike, bridge: ClientBridge, *, settings: QSettings,
+    def __init__(self, client: Client, bridge: ClientBridge, *, settings: QSettings,
                  room: str = "demo", name: str = "You",
                  color: tuple[float, float, float] = (0.2, 0.5, 0.9),
                  share: ShareInfo | None = None, endpoint: str = "",
@@ -115,7 +118,9 @@ class MainWindow(QMainWindow):
             local_server.sig_message.connect(self.show_message)
             local_server.sig_shared.connect(self._on_shared)
         self.selection: list[str] = []
-        self._drag: dict[str, Any] | None = None
+        self._drag: HandleDrag | None = None
+        self._help: QDialog | None = None
+        self._bridged = False  # the bridge's signals are connected to this window
         self._ready_emitted = False
         # Qt appends the application display name: "demo — Ada Lin — Twinroom".
         self.setWindowTitle(f"{room} — {name}")
@@ -185,7 +190,8 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         self.docks[title] = dock
 
-    def _act(self, text: str, slot: Any, shortcut: str | QKeySequence | None = None,
+    def _act(self, text: str, slot: Any,
+             shortcut: str | QKeySequence | QKeySequence.StandardKey | None = None,
              tip: str = "", checkable: bool = False) -> QAction:
         act = QAction(text, self)
         if shortcut is not None:
@@ -237,11 +243,11 @@ class MainWindow(QMainWindow):
                           "Show the floor grid and axes", checkable=True)
         self.act_grid.setChecked(True)
         self.mode_group = QActionGroup(self)
-        self.act_mode_select = a("Select", lambda on: on and self.set_handle_mode(None), "Q",
+        self.act_mode_select = a("Select", _if_checked(lambda: self.set_handle_mode(None)), "Q",
                                  "Select parts (no handle)", checkable=True)
-        self.act_mode_move = a("Move", lambda on: on and self.set_handle_mode("move"), "W",
+        self.act_mode_move = a("Move", _if_checked(lambda: self.set_handle_mode("move")), "W",
                                "Move the selection with the 3D handle", checkable=True)
-        self.act_mode_rotate = a("Rotate", lambda on: on and self.set_handle_mode("rotate"), "E",
+        self.act_mode_rotate = a("Rotate", _if_checked(lambda: self.set_handle_mode("rotate")), "E",
                                  "Rotate the selection with the 3D handle", checkable=True)
         for act in (self.act_mode_select, self.act_mode_move, self.act_mode_rotate):
             self.mode_group.addAction(act)
@@ -252,14 +258,14 @@ class MainWindow(QMainWindow):
         self.orbit_actions: dict[str, QAction] = {}
         for style, tip in (("turntable", "Left-drag turns about the vertical axis; Z stays up"),
                            ("trackball", "Left-drag tumbles freely in every direction")):
-            act = a(style.capitalize(), lambda on, s=style: on and self.set_orbit(s), None, tip,
+            act = a(style.capitalize(), _if_checked(functools.partial(self.set_orbit, style)), None, tip,
                     checkable=True)
             self.orbit_group.addAction(act)
             self.orbit_actions[style] = act
         self.theme_group = QActionGroup(self)
         self.theme_actions: dict[str, QAction] = {}
         for mode in MODES:
-            act = a(mode.capitalize(), lambda on, m=mode: on and self.set_theme(m), None,
+            act = a(mode.capitalize(), _if_checked(functools.partial(self.set_theme, mode)), None,
                     checkable=True)
             self.theme_group.addAction(act)
             self.theme_actions[mode] = act
@@ -480,9 +486,8 @@ class MainWindow(QMainWindow):
 
     def others_in_room(self) -> list[str]:
         """Names of the other people in the room now."""
-        own = getattr(self.client, "session", None)
-        return sorted(str(getattr(p, "name", "") or "someone")
-                      for s, p in self.client.peers.items() if s != own)
+        own = self.client.session
+        return sorted(p.name or "someone" for s, p in self.client.peers.items() if s != own)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         others = self.others_in_room() if self.hosts_room and not self._close_decided else []
@@ -539,7 +544,7 @@ class MainWindow(QMainWindow):
         """Submit a user edit; show (and swallow) a refusal. Returns the pending op, or
         ``None`` if it was refused. ``undoable=False`` keeps it out of the undo history
         (shared structure such as the comments container, which others build on)."""
-        role = getattr(self.client, "role", None) or "owner"
+        role = self.client.role or "owner"
         why = refusal(role, op, self.client.store.doc)
         if why is not None:
             self.show_message(f"You cannot {label[:1].lower() + label[1:]}: {why}.", "warning")
@@ -679,7 +684,7 @@ class MainWindow(QMainWindow):
         self.viewport.fit_selection()
 
     # ================================================================ handles ==
-    def set_handle_mode(self, mode: str | None) -> None:
+    def set_handle_mode(self, mode: HandleMode | None) -> None:
         """Show the move or rotate handle on the selection (``None``: plain selection)."""
         self.viewport.set_handle_mode(mode)
         {None: self.act_mode_select, "move": self.act_mode_move,
@@ -694,21 +699,18 @@ class MainWindow(QMainWindow):
         on = self.act_snap.isChecked()
         self.inspector.set_steps(self.snap_move.value() if on else 0.1,
                                  self.snap_rot.value() if on else 15.0)
-        steps = getattr(self.viewport, "set_snap_steps", None)
-        if callable(steps):
-            steps(self.snap_move.value(), self.snap_rot.value())
+        self.viewport.set_snap_steps(self.snap_move.value(), self.snap_rot.value())
 
-    def _on_viewport_dragged(self, node_id: str, transform: tuple, finished: bool) -> None:
-        doc = self.client.store.doc
-        node = doc.get(node_id)
-        if node is None:
+    def _on_viewport_dragged(self, node_id: str, transform: tuple[float, ...],
+                             finished: bool) -> None:
+        store = self.client.store
+        if node_id not in store.doc:
             return
-        if self._drag is None or self._drag["id"] != node_id:
+        if self._drag is None or self._drag.node_id != node_id:
             verb = "Rotate" if self.act_mode_rotate.isChecked() else "Move"
-            self._drag = {"id": node_id, "start": node.transform, "latest": None,
-                          "undo_len": len(self.client.store.history.undo_entries),
-                          "label": f"{verb} {commands.display_name(doc, node_id)}"}
-        self._drag["latest"] = tuple(float(x) for x in transform)
+            self._drag = HandleDrag.begin(store, node_id, verb)
+        assert self._drag is not None
+        self._drag.move_to(transform)
         if finished:
             self._drag_timer.stop()
             self._finish_drag()
@@ -718,35 +720,19 @@ class MainWindow(QMainWindow):
 
     def _flush_drag(self) -> None:
         d = self._drag
-        if d is None or d["latest"] is None:
-            return
-        node = self.client.store.doc.get(d["id"])
-        if node is not None and tuple(node.transform) != d["latest"]:
-            self.dispatch(SetField(d["id"], "transform", d["latest"]), d["label"])
+        op = d.step(self.client.store) if d is not None else None
+        if d is not None and op is not None:
+            self.dispatch(op, d.label)
 
     def _finish_drag(self) -> None:
-        d = self._drag
-        self._drag = None
-        if d is None:
-            return
-        self._flush_drag_final(d)
-
-    def _flush_drag_final(self, d: dict[str, Any]) -> None:
+        d, self._drag = self._drag, None
         store = self.client.store
-        node = store.doc.get(d["id"])
-        if node is None:
+        if d is None or d.node_id not in store.doc:
             return
-        final = SetField(d["id"], "transform", d["latest"])
-        if tuple(node.transform) != d["latest"] and self.dispatch(final, d["label"]) is None:
+        op = d.step(store)
+        if op is not None and self.dispatch(op, d.label) is None:
             return
-        # Fold the drag's undo entries into one whose inverse is the pre-drag transform.
-        entries = store.history.undo_entries
-        if len(entries) > d["undo_len"]:
-            del entries[d["undo_len"]:]
-            if tuple(d["start"]) != tuple(d["latest"]):
-                store.history.record(UndoEntry(
-                    d["label"], final, SetField(d["id"], "transform", tuple(d["start"])),
-                    expectations(store.doc, final)))
+        d.finish(store)
         self._update_edit_actions()
 
     # ================================================================ inbound ==
@@ -775,9 +761,7 @@ class MainWindow(QMainWindow):
 
     def scene_ready(self) -> bool:
         """True once the room is loaded and every mesh it uses is drawn."""
-        state = getattr(self.client, "state", "live")
-        synced = getattr(self.client, "synced", state == "live")
-        return bool(synced) and len(self.client.store.doc) > 1 and not self.missing_meshes()
+        return self.client.synced and len(self.client.store.doc) > 1 and not self.missing_meshes()
 
     def _check_ready(self) -> None:
         if not self._ready_emitted and self.scene_ready():
@@ -822,9 +806,9 @@ class MainWindow(QMainWindow):
 
     def _on_presence_changed(self) -> None:
         p = self.presence
-        me = {"name": self.user_name, "role": getattr(self.client, "role", "") or "",
-              "color": self.user_color, "state": getattr(self.client, "state", "")}
-        own = getattr(self.client, "session", None)
+        me = {"name": self.user_name, "role": self.client.role or "",
+              "color": self.user_color, "state": self.client.state}
+        own = self.client.session
         others = [peer for peer in self.client.peers.values() if peer.session != own]
         self.people.set_people(me, others, p.following, p.statuses())
         self.people.set_presenting(p.presenting)
@@ -885,17 +869,17 @@ class MainWindow(QMainWindow):
 
     def update_status(self) -> None:
         """Refresh the status bar from the client."""
-        state = getattr(self.client, "state", "live")
+        state = self.client.state
         color, text = STATE_STYLE.get(state, ("#8a8f99", state.capitalize()))
         self.state_label.setText(f"<span style='color:{color}'>●</span> {text}")
-        self.state_label.setToolTip(getattr(self.client, "state_detail", "") or text)
+        self.state_label.setToolTip(self.client.state_detail or text)
         self.room_label.setText(f"Room <b>{self.room}</b>")
         store = self.client.store
-        head = max(getattr(self.client, "head_seq", 0) or 0, store.last_seq)
+        head = max(self.client.head_seq, store.last_seq)
         self.seq_label.setText(f"seq {store.last_seq}/{head}")
         # "Saved" means acknowledged, i.e. on the server's disk, not merely sent.
-        n = getattr(self.client, "unacked_count", len(store.pending))
-        storage_error = getattr(self.client, "storage_error", None)
+        n = self.client.unacked_count
+        storage_error = self.client.storage_error
         if storage_error:
             self.pending_label.setText(
                 f"<span style='color:#d9534f'>Server cannot save edits ({storage_error})</span>"
@@ -933,13 +917,16 @@ class MainWindow(QMainWindow):
         self.show_share()
 
     def show_help(self) -> QDialog:
-        """Open the help page (mouse, keys, inviting someone) beside the window."""
+        """Open the help page (mouse, keys, inviting someone) beside the window, or bring it
+        to the front: there is one help page per window, however often F1 is pressed."""
         from twin_app.qt.help import HelpDialog
 
-        dlg = HelpDialog(self.findChildren(QAction), self)
-        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dlg.show()
-        return dlg
+        if self._help is None:
+            self._help = HelpDialog(self.findChildren(QAction), self)
+        self._help.show()
+        self._help.raise_()
+        self._help.activateWindow()
+        return self._help
 
     def show_about(self) -> QMessageBox:
         """Show the version and licence."""
@@ -961,17 +948,11 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if isinstance(app, QApplication):
             dark = apply_theme(app, mode)
-            setter = getattr(self.viewport, "set_dark", None)
-            if callable(setter):
-                setter(dark)
+            self.viewport.set_dark(dark)
         self.settings.setValue("view/theme", mode)
 
     def _on_grid_toggled(self, on: bool) -> None:
-        for name in ("set_grid_visible", "set_grid"):
-            fn = getattr(self.viewport, name, None)
-            if callable(fn):
-                fn(on)
-                break
+        self.viewport.set_grid_visible(on)
         self.viewport.request_render()
 
     def grab_screenshot(self, path: Path) -> None:
@@ -1001,7 +982,8 @@ class MainWindow(QMainWindow):
                 painter.drawPixmap(box.mapTo(self, box.rect().topLeft()), box.grab())
             painter.end()
         path.parent.mkdir(parents=True, exist_ok=True)
-        image.save(str(path), "PNG")
+        # PySide6 takes the format as text and refuses bytes, which its stubs ask for.
+        image.save(str(path), "PNG")  # type: ignore[call-overload]
 
     # ============================================================ import/export ==
     def import_dialog(self) -> None:
@@ -1104,9 +1086,18 @@ class MainWindow(QMainWindow):
             self.open_room(endpoint, room, token, key)
 
 
+def _if_checked(slot: Callable[[], object]) -> Callable[[bool], None]:
+    """A ``toggled(bool)`` slot that calls ``slot()`` when the action becomes checked."""
+
+    def on_toggled(on: bool) -> None:
+        if on:
+            slot()
+
+    return on_toggled
+
+
 def recent_rooms(settings: QSettings) -> list[str]:
     """Recent rooms as tab-separated ``endpoint, room, token, server key`` entries."""
     value = settings.value("rooms/recent", [])
-    if isinstance(value, str):
-        value = [value]
-    return [str(v) for v in (value or []) if v]
+    entries = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    return [str(v) for v in entries if v]

@@ -6,7 +6,7 @@ import pytest
 
 from twin_app.core import xform as tf
 from twin_app.core.ops import Batch, RemoveNode, apply
-from twin_app.qt import commands
+from twin_app.session import commands
 
 
 def test_delete_skips_nested(plant):

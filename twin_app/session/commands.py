@@ -4,7 +4,7 @@ Every user action in the window — rename, delete, duplicate, group, reparent, 
 recolour, comment — becomes one op (a ``Batch`` when it touches several nodes) plus a label
 that names it for the Edit menu ("Undo Move Robot 1"). The functions here read the document
 and return ``(op, label)`` or ``None`` when there is nothing to do; they never mutate the
-document (the client store applies the op). No Qt here, so they are testable alone.
+document (the client store applies the op). No Qt here: any front end (and replay) uses them.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from twin_app.core.meshblob import digest
 from twin_app.core.ops import Op
 from twin_app.core.permissions import refusal
 from twin_app.core.store import ClientStore, PendingOp
+from twin_app.session.facade import Client, Peer
 
 
 class LocalAssets:
@@ -52,8 +53,11 @@ class LocalClient:
         self.role = role
         self.session: str | None = "local"
         self.state = "live"
+        self.state_detail = ""
+        self.synced = True
+        self.storage_error: str | None = None
         self.head_seq = 0
-        self.peers: dict[str, Any] = {}
+        self.peers: dict[str, Peer] = {}
         self.presence: dict[str, Any] = {}
         self.submitted: list[tuple[Op, str]] = []
         # Server-side policy beyond roles (e.g. a lock held by someone else): returns why
@@ -63,6 +67,11 @@ class LocalClient:
         self.on_nack: list[Callable[[PendingOp, str, str], None]] = []
         self.on_peers: list[Callable[[], None]] = []
         self.on_error: list[Callable[[str, str], None]] = []
+
+    @property
+    def unacked_count(self) -> int:
+        """Edits not yet settled: none once ``submit`` returns (settled at once)."""
+        return len(self.store.pending)
 
     def start(self) -> None:
         """Announce the (always live) state."""
@@ -128,3 +137,7 @@ class LocalClient:
     def set_presence(self, **fields: Any) -> None:
         """Record this user's presence (no one else to see it)."""
         self.presence.update(fields)
+
+
+def _is_a_client(client: LocalClient) -> Client:
+    return client  # mypy proves here that LocalClient is what the UI codes against
