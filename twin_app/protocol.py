@@ -55,6 +55,15 @@ ASSET_PUT = 22
 ASSET_GET = 23
 ASSET_DATA = 24
 ASSET_ACK = 25
+# The sensor lane (see docs/protocol.md, "Sensors"): never mixed with the op stream.
+SENSOR_SUB = 30
+SENSOR_STREAMS = 31
+SENSOR_FRAME = 32
+SENSOR_CREDIT = 33
+SENSOR_PUSH = 34
+SENSOR_QUERY = 35
+SENSOR_DATA = 36
+SENSOR_SOURCE = 37
 
 NAMES = {
     HELLO: "HELLO", WELCOME: "WELCOME", JOIN: "JOIN", SNAPSHOT: "SNAPSHOT",
@@ -62,6 +71,9 @@ NAMES = {
     PRESENCE: "PRESENCE", HEARTBEAT: "HEARTBEAT", ERROR: "ERROR", BYE: "BYE",
     ASSET_HAVE: "ASSET_HAVE", ASSET_MISSING: "ASSET_MISSING", ASSET_PUT: "ASSET_PUT",
     ASSET_GET: "ASSET_GET", ASSET_DATA: "ASSET_DATA", ASSET_ACK: "ASSET_ACK",
+    SENSOR_SUB: "SENSOR_SUB", SENSOR_STREAMS: "SENSOR_STREAMS", SENSOR_FRAME: "SENSOR_FRAME",
+    SENSOR_CREDIT: "SENSOR_CREDIT", SENSOR_PUSH: "SENSOR_PUSH", SENSOR_QUERY: "SENSOR_QUERY",
+    SENSOR_DATA: "SENSOR_DATA", SENSOR_SOURCE: "SENSOR_SOURCE",
 }
 
 # Error / nack codes (stable strings; see docs/protocol.md).
@@ -213,6 +225,34 @@ SCHEMAS: dict[int, dict[str, tuple[Check, bool]]] = {
         "error": (_str(256), False),
     },
     ASSET_ACK: {"hash": (_HASH, True), "offset": (_uint, True), "error": (_str(256), False)},
+    # Sensor lane. Columns travel as little-endian binary frames (see docs/protocol.md).
+    SENSOR_SUB: {"on": (_bool, True), "hz": (_num, False)},
+    SENSOR_STREAMS: {
+        "streams": (_list(_list(_any, 5), 1 << 20), True),
+        "sources": (_list(_map, 10_000), False),
+    },
+    SENSOR_FRAME: {
+        "fseq": (_uint, True), "t": (_int, True), "n": (_uint, True),
+        "arrays": (_list(_list(_any, 4), 4096), False),
+    },
+    SENSOR_CREDIT: {"fseq": (_uint, True)},
+    SENSOR_PUSH: {
+        "tags": (_list(_str(256), 1 << 16), True),
+        "n": (_uint, True),
+        "arrays": (_list(_list(_any, 4), 4096), False),
+        "units": (_list(_str(32), 1 << 16), False),
+    },
+    SENSOR_QUERY: {
+        "req": (_uint, True), "tags": (_list(_str(256), 64), True),
+        "t0": (_int, True), "t1": (_int, True), "points": (_uint, True),
+    },
+    SENSOR_DATA: {
+        "req": (_uint, True), "series": (_list(_list(_any, 3), 64), True),
+        "error": (_str(1024), False),
+    },
+    SENSOR_SOURCE: {
+        "name": (_str(128), True), "online": (_bool, True), "detail": (_str(1024), False),
+    },
 }
 
 
