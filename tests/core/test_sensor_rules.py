@@ -12,7 +12,16 @@ from twin_app.core import Node
 from twin_app.core.document import Document
 from twin_app.core.ids import ROOT_ID
 from twin_app.core.samples import NO_TIME, Aggregate, clean, decode_chunk, encode_chunk
-from twin_app.core.sensors import ALARM, BAD, GOOD, NORMAL, WARNING, SensorSpec, next_levels, thresholds
+from twin_app.core.sensors import (
+    ALARM,
+    BAD,
+    GOOD,
+    NORMAL,
+    WARNING,
+    SensorSpec,
+    next_levels,
+    thresholds,
+)
 
 
 def spec(**props) -> SensorSpec:
@@ -111,9 +120,7 @@ def test_regular_float_sensor_stores_in_under_four_bytes_a_sample():
 def test_alarm_ops_follow_the_isa_lifecycle():
     from sync_server.sensors.alarms import alarm_ops, alarms_of
     from sync_server.sensors.hub import Transition
-    from twin_app.core.ops import apply
-
-    from twin_app.core.ops import AddNode
+    from twin_app.core.ops import AddNode, apply
 
     doc = Document()
     apply(doc, AddNode(Node("pump", ROOT_ID, "V", kind="part", name="Pump")))
