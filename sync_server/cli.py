@@ -71,6 +71,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     cfg.hb_ms = args.hb_ms
     cfg.durability = args.durability
     cfg.room_idle_s = args.room_idle
+    cfg.retain_days = args.retain_days
     cfg.limits.ops_per_s = args.ops_per_s
     cfg.limits.ops_burst = args.ops_per_s * 2
     cfg.limits.max_nodes = args.max_nodes
@@ -223,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "or only the server process being killed (faster on slow disks)")
     s.add_argument("--room-idle", type=float, default=300.0, metavar="SECONDS",
                    help="close a room (flush, release its files and thread) this long after its last member left")
+    s.add_argument("--retain-days", type=float, default=0.0, metavar="DAYS",
+                   help="delete presence samples and sensor history older than this (0 = keep all; "
+                        "edits are always kept)")
     s.add_argument("--ops-per-s", type=float, default=5000.0, help="edit rate limit per client")
     s.add_argument("--ring", type=int, default=100_000, help="recent ops kept in memory for catch-up")
     s.add_argument("--lag-limit", type=int, default=50_000, help="ops a client may lag before it must repair")

@@ -82,6 +82,7 @@ class ServerConfig:
     sensors: bool = True  # run the sensor hub (samples recorded in data_dir/sensors.sqlite)
     simulate: tuple[str, ...] = ()  # rooms whose sensors the built-in simulator drives
     sensor_config: Path | None = None  # sources and tag mapping (TOML), see docs/sensors.md
+    retain_days: float = 0.0  # delete presence samples and sensor history older (0 = keep all)
 
     @property
     def rooms_dir(self) -> Path:

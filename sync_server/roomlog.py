@@ -27,6 +27,11 @@ Design notes
 * A failing commit (disk full, I/O error, locked database) is retried with back-off; the
   batch stays queued, nothing acked is lost and ``durable_seq`` simply stops advancing
   (the server reports the lag and refuses new edits once the queue is too long).
+* **The recording.** Beside the ops the file holds what replay needs
+  (``twin_app.replay.logfile``): presence samples (``append_presence``, written with the
+  next commit, never acknowledged), and an index of timeline events (``marks``) and ops per
+  person per second (``activity``) written in the same transaction as their ops, judged
+  against the writer's replica as it was before them.
 * **Durability.** ``durability="power"`` (the default) commits with ``synchronous=FULL``:
   one fsync of the WAL per group commit, so an ACK survives a power cut. ``"process"``
   uses ``synchronous=NORMAL``: an ACK survives the server process being killed, but a
@@ -54,6 +59,8 @@ from twin_app.core.changes import DISCARD
 from twin_app.core.document import Document
 from twin_app.core.errors import InvalidOp
 from twin_app.core.ops import Op, apply, op_from_wire
+from twin_app.replay import logfile
+from twin_app.replay.logfile import PresenceRow
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +137,7 @@ def connect(path: Path, max_bytes: int = 0, durability: str = "power") -> sqlite
     db.execute("PRAGMA journal_mode=WAL")
     db.execute(f"PRAGMA synchronous={DURABILITY[durability]}")
     db.executescript(SCHEMA)
+    db.executescript(logfile.SCHEMA)
     _migrate(db)
     if max_bytes > 0:
         page = db.execute("PRAGMA page_size").fetchone()[0]
@@ -294,6 +302,11 @@ def compact(path: Path) -> tuple[int, int]:
     return before, size()
 
 
+@dataclass
+class _Presence:
+    rows: list[PresenceRow]
+
+
 class RoomLog:
     """The durable log of one room and its writer thread.
 
@@ -321,7 +334,8 @@ class RoomLog:
         self.on_event = on_event
         self.keyframe_ratio = keyframe_ratio
         self.min_keyframe_ops = min_keyframe_ops
-        self._queue: queue.SimpleQueue[list[Entry] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[Entry] | _Presence | None] = queue.SimpleQueue()
+        self._index_seq = 0  # the last op the replay index (marks, activity) covers
         self._thread: threading.Thread | None = None
         self._replica: Document | None = None
         self._recovered: tuple[Keyframe, list[Entry]] | None = None
@@ -358,6 +372,7 @@ class RoomLog:
                 cid: (cseq, seq)
                 for cid, cseq, seq in db.execute("SELECT client_id, last_cseq, last_seq FROM clients")
             }
+            self._index_seq = logfile.read_index_seq(db)
         finally:
             db.close()
         doc = self._replay(kf, tail)
@@ -390,6 +405,11 @@ class RoomLog:
     def append(self, entries: list[Entry]) -> None:
         """Queue accepted ops (in seq order) for the durable log (never blocks)."""
         self._queue.put(entries)
+
+    def append_presence(self, rows: list[PresenceRow]) -> None:
+        """Queue presence samples; they are written with the next commit (never blocks)."""
+        if rows:
+            self._queue.put(_Presence(rows))
 
     def close_soon(self) -> None:
         """Ask the writer to flush what is queued and stop; ``("closed", None)`` follows."""
@@ -425,16 +445,17 @@ class RoomLog:
         db.execute("PRAGMA wal_autocheckpoint=0")
         since_checkpoint = 0  # bytes committed since the last checkpoint
         pending: list[Entry] = []
+        presence: list[PresenceRow] = []
         stopping = False
         backoff = 0.05
         try:
-            while not (stopping and not pending):
-                if not pending:
+            while not (stopping and not pending and not presence):
+                if not pending and not presence:
                     item = self._queue.get()
                     if item is None:
                         stopping = True
                         continue
-                    pending.extend(item)
+                    _take(item, pending, presence)
                 while len(pending) < MAX_BATCH_ROWS:
                     try:
                         item = self._queue.get_nowait()
@@ -443,9 +464,9 @@ class RoomLog:
                     if item is None:
                         stopping = True
                         break
-                    pending.extend(item)
+                    _take(item, pending, presence)
                 try:
-                    written = self._commit(db, pending)
+                    written = self._commit(db, pending, presence)
                 except sqlite3.Error as exc:
                     # Disk full, I/O error, locked: keep the batch and retry. Nothing is
                     # acknowledged until it is on disk.
@@ -464,6 +485,9 @@ class RoomLog:
                     backoff = min(backoff * 2, 2.0)
                     continue
                 backoff = 0.05
+                presence = []
+                if not pending:
+                    continue
                 self._log_bytes += written
                 self.on_event("durable", pending[-1].seq)
                 since_checkpoint += self._advance_replica(db, pending) + written * 2  # rows + index
@@ -480,21 +504,46 @@ class RoomLog:
         except sqlite3.Error as exc:  # the WAL keeps everything; retried later
             log.warning("room log %s: checkpoint failed (%s)", self.path.name, exc)
 
-    def _commit(self, db: sqlite3.Connection, batch: list[Entry]) -> int:
+    def _commit(self, db: sqlite3.Connection, batch: list[Entry], presence: list[PresenceRow]) -> int:
         pack = msgpack.packb
         last: dict[str, tuple[int, int]] = {}
         for e in batch:
             last[e.client_id] = (e.cseq, e.seq)
         rows = [(e.seq, e.t_ns, e.client_id, e.cseq, pack(e.wire, use_bin_type=True)) for e in batch]
         db.execute("BEGIN")
-        db.executemany("INSERT INTO ops VALUES (?, ?, ?, ?, ?)", rows)
-        db.executemany(
-            "INSERT INTO clients VALUES (?, ?, ?) ON CONFLICT(client_id) DO UPDATE SET "
-            "last_cseq = max(last_cseq, excluded.last_cseq), last_seq = excluded.last_seq",
-            [(cid, cseq, seq) for cid, (cseq, seq) in last.items()],
-        )
+        if batch:
+            db.executemany("INSERT INTO ops VALUES (?, ?, ?, ?, ?)", rows)
+            db.executemany(
+                "INSERT INTO clients VALUES (?, ?, ?) ON CONFLICT(client_id) DO UPDATE SET "
+                "last_cseq = max(last_cseq, excluded.last_cseq), last_seq = excluded.last_seq",
+                [(cid, cseq, seq) for cid, (cseq, seq) in last.items()],
+            )
+        indexed = self._index(db, batch) if batch else None
+        if presence:
+            logfile.insert_presence(db, presence)
         db.execute("COMMIT")
+        if indexed is not None:
+            self._index_seq = indexed
         return sum(len(r[4]) for r in rows)
+
+    def _index(self, db: sqlite3.Connection, batch: list[Entry]) -> int | None:
+        """Index ``batch`` for replay, judged against the replica (still just before it);
+        return the new index position, or ``None`` if the index lags behind the log."""
+        first = batch[0].seq
+        if self._index_seq != first - 1:
+            # A log from before the index (or one indexed elsewhere meanwhile): the
+            # replay reader indexes the backlog; once it has, this writer carries on.
+            self._index_seq = logfile.read_index_seq(db)
+            if self._index_seq != first - 1:
+                return None
+        replica = self._replica
+        assert replica is not None
+
+        def kind_of(nid: str) -> str | None:
+            node = replica.get(nid)
+            return node.kind if node is not None else None
+
+        return logfile.index_entries(db, kind_of, ((e.seq, e.t_ns, e.client_id, e.op) for e in batch))
 
     def _advance_replica(self, db: sqlite3.Connection, batch: list[Entry]) -> int:
         """Apply ``batch`` to the replica; write a keyframe if due. Returns bytes written."""
@@ -524,3 +573,10 @@ class RoomLog:
         self._last_keyframe = kf.seq
         self.on_event("keyframe", kf)
         return kf
+
+
+def _take(item: list[Entry] | _Presence, pending: list[Entry], presence: list[PresenceRow]) -> None:
+    if isinstance(item, _Presence):
+        presence.extend(item.rows)
+    else:
+        pending.extend(item)

@@ -54,6 +54,7 @@ from zmq.auth.thread import ThreadAuthenticator
 
 from sync_server.assets import CHUNK, AssetError, AssetStore
 from sync_server.config import Grant, ServerConfig, token_hash
+from sync_server.replaysvc import PresenceRecorder, ReplayService, presence_recorded
 from sync_server.roomlog import Entry, Keyframe, RoomLog
 from sync_server.sensors import Source
 from sync_server.sensors.alarms import SERVER_CID, alarm_ops, sweep_ops
@@ -193,6 +194,7 @@ class Room:
         self.specs: list[SensorSpec] = list(sensor_specs(self.doc).values())
         self.specs_dirty = False
         self.specs_sent = 0.0
+        self.recorder = PresenceRecorder()  # presence samples for the recording
         rlog.start()
 
     def quiescent(self) -> bool:
@@ -239,6 +241,7 @@ class Server:
         self._simulator: Simulator | None = None
         self._hub_out: deque[tuple[bytes, list[bytes]]] = deque()
         self._hub_alarms: deque[tuple[str, list[Transition]]] = deque()
+        self.replay: ReplayService | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
     def open(self) -> str:
@@ -274,6 +277,9 @@ class Server:
         os.write(self._lock_fd, f"{os.getpid()} {self.endpoint}\n".encode())
         if cfg.sensors:
             self._start_sensors()
+        self.replay = ReplayService(cfg.rooms_dir, cfg.data_dir / "sensors.sqlite", self._from_replay,
+                                    cfg.retain_days)
+        self.replay.start()
         return self.endpoint
 
     def _start_sensors(self) -> None:
@@ -298,6 +304,10 @@ class Server:
 
     def _from_hub(self, rid: bytes, frames: list[bytes]) -> None:
         self._hub_out.append((rid, frames))  # the hub wakes the loop once per tick
+
+    def _from_replay(self, rid: bytes, frames: list[bytes]) -> None:
+        self._hub_out.append((rid, frames))  # sent by the loop, like the hub's frames
+        self._wake()
 
     def _alarms_from_hub(self, room: str, transitions: list[Transition]) -> None:
         self._hub_alarms.append((room, transitions))
@@ -354,6 +364,12 @@ class Server:
             src.stop()
         if self.hub is not None:
             self.hub.stop()
+        if self.replay is not None:
+            self.replay.stop()
+        for room in self.rooms.values():  # the recording says everyone left at shutdown
+            for session in room.members.values():
+                room.recorder.left(session.id, session.client_id, presence_recorded(room.doc))
+            room.log.append_presence(room.recorder.take(time.monotonic(), presence_recorded(room.doc)))
         for room in [*self.rooms.values(), *self._closing.values()]:
             room.log.close()
         if self._router is not None:
@@ -563,6 +579,7 @@ class Server:
         session.seq = room.head
         session.held = 0  # after the snapshot the client resends every undecided edit, in order
         room.members[session.rid] = session
+        room.recorder.joined(session.id, session.client_id, session.name, session.color, session.grant.role)
         self._send_snapshot(session)
         self._send(session.rid, protocol.PRESENCE, {
             "peers": [s.record() for s in room.members.values()], "left": [],
@@ -697,6 +714,8 @@ class Server:
             if key in msg.body:
                 session.presence[key] = msg.body[key]
         session.room.presence_dirty.add(session.rid)
+        session.room.recorder.changed(session.id, session.client_id,
+                                      {**session.presence, "name": session.name, "color": session.color})
 
     def _on_heartbeat(self, session: Session, msg: Message) -> None:
         body = msg.body
@@ -868,7 +887,17 @@ class Server:
                 for op in sweep_ops(room.doc):
                     self._commit_server(room, op)
 
+    def _on_replay(self, session: Session, msg: Message) -> None:
+        room = msg.body.get("room")
+        if session.grant.role == "source" or (room is not None and not session.grant.allows(room)):
+            self._refuse(session.rid, protocol.E_FORBIDDEN, f"your token does not grant replaying room {room!r}")
+        elif self.replay is not None:
+            self.replay.request(session.rid, msg, session.grant.rooms)
+
     _handlers: ClassVar[dict[int, Callable[[Server, Session, Message], None]]] = {
+        protocol.REPLAY_LIST: _on_replay,
+        protocol.REPLAY_OPEN: _on_replay,
+        protocol.REPLAY_RANGE: _on_replay,
         protocol.SENSOR_SUB: _on_sensor_sub,
         protocol.SENSOR_CREDIT: _on_sensor_credit,
         protocol.SENSOR_QUERY: _on_sensor_query,
@@ -971,6 +1000,9 @@ class Server:
                 room.storage_error = value
 
     def _flush_presence(self) -> None:
+        now = time.monotonic()
+        for room in self.rooms.values():
+            room.log.append_presence(room.recorder.take(now, presence_recorded(room.doc)))
         for room in self.rooms.values():
             if not room.presence_dirty and not room.left:
                 continue
@@ -1046,6 +1078,7 @@ class Server:
         session.room = None
         room.idle_since = time.monotonic()
         room.members.pop(session.rid, None)
+        room.recorder.left(session.id, session.client_id, presence_recorded(room.doc))
         room.presence_dirty.discard(session.rid)
         room.left.append(session.id)
         room.acks = deque(a for a in room.acks if a[1] != session.rid)

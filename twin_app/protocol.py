@@ -67,6 +67,13 @@ SENSOR_PUSH = 34
 SENSOR_QUERY = 35
 SENSOR_DATA = 36
 SENSOR_SOURCE = 37
+# Replay (see docs/protocol.md, "Replay"): requests answered from the room logs.
+REPLAY_LIST = 40
+REPLAY_ROOMS = 41
+REPLAY_OPEN = 42
+REPLAY_INDEX = 43
+REPLAY_RANGE = 44
+REPLAY_DATA = 45
 
 NAMES = {
     HELLO: "HELLO", WELCOME: "WELCOME", JOIN: "JOIN", SNAPSHOT: "SNAPSHOT",
@@ -77,6 +84,8 @@ NAMES = {
     SENSOR_SUB: "SENSOR_SUB", SENSOR_STREAMS: "SENSOR_STREAMS", SENSOR_FRAME: "SENSOR_FRAME",
     SENSOR_CREDIT: "SENSOR_CREDIT", SENSOR_PUSH: "SENSOR_PUSH", SENSOR_QUERY: "SENSOR_QUERY",
     SENSOR_DATA: "SENSOR_DATA", SENSOR_SOURCE: "SENSOR_SOURCE",
+    REPLAY_LIST: "REPLAY_LIST", REPLAY_ROOMS: "REPLAY_ROOMS", REPLAY_OPEN: "REPLAY_OPEN",
+    REPLAY_INDEX: "REPLAY_INDEX", REPLAY_RANGE: "REPLAY_RANGE", REPLAY_DATA: "REPLAY_DATA",
 }
 
 # Error / nack codes (stable strings; see docs/protocol.md).
@@ -255,6 +264,22 @@ SCHEMAS: dict[int, dict[str, tuple[Check, bool]]] = {
     },
     SENSOR_SOURCE: {
         "name": (_str(128), True), "online": (_bool, True), "detail": (_str(1024), False),
+    },
+    REPLAY_LIST: {"req": (_uint, True)},
+    REPLAY_ROOMS: {"req": (_uint, True), "rooms": (_list(_map, 100_000), False),
+                   "problems": (_list(_str(1024), 100_000), False), "error": (_str(1024), False)},
+    REPLAY_OPEN: {"req": (_uint, True), "room": (_str(64), True), "bins": (_uint, False)},
+    REPLAY_INDEX: {"req": (_uint, True), "index": (_map, False), "error": (_str(1024), False)},
+    REPLAY_RANGE: {
+        "req": (_uint, True), "room": (_str(64), True), "have": (_int, True),
+        "seq": (_opt(_uint), False), "t": (_opt(_int), False),
+        "tags": (_list(_str(256), 1024), False), "presence": (_bool, False),
+    },
+    REPLAY_DATA: {
+        "req": (_uint, True), "seq": (_uint, False), "t": (_int, False), "kf_seq": (_opt(_uint), False),
+        "ops": (_list(_any, 1 << 20), False), "more": (_bool, False),
+        "presence": (_list(_any, 10_000), False), "samples": (_list(_any, 1024), False),
+        "error": (_str(1024), False),
     },
 }
 
