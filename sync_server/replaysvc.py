@@ -118,7 +118,7 @@ class ReplayService:
             queue.SimpleQueue()
         self._open: OrderedDict[str, FileRecording] = OrderedDict()
         self._thread = threading.Thread(target=self._run, name="replay", daemon=True)
-        self._next_retain = time.monotonic() + 5.0
+        self._next_retain = time.monotonic() + 1.0
         self.pruned = {"presence": 0, "chunks": 0, "frames": 0}
 
     def start(self) -> None:

@@ -9,7 +9,7 @@ Design notes
 ------------
 * ``fetch`` never reads the whole history: it reads the newest keyframe at or before the
   target and the ops after it — or, when the caller's replica sits between that keyframe
-  and the target, only the ops after the replica. ``stats`` counts the keyframes and op
+  and the target (or at most ``PLAY_ON_OPS`` behind it), only the ops after the replica. ``stats`` counts the keyframes and op
   rows read, so tests can hold it to that.
 * Sensor values at a moment are the newest recorded sample at or before it, found with
   two indexed lookups per tag and one chunk decode (decoded chunks are kept in a small
@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 MAX_FETCH_OPS = 50_000  # ops per answer; the caller fetches again for the rest
 MAX_MARKS = 50_000
+PLAY_ON_OPS = 10_000  # a replica this close behind the target plays on instead of reloading
 INDEX_SLICE = 20_000
 SPLIT_S = 1800  # a gap this long without edits or arrivals starts a new session
 SERVER_CID = "server"
@@ -402,8 +403,10 @@ class FileRecording:
             if kf_row is None:
                 raise RecordingError("the recording has no keyframe before the ops")
             keyframe: tuple[int, list[bytes]] | None = None
-            if kf_row[0] <= have <= target:
-                start = have  # the caller's replica is nearer than the keyframe: only the tail
+            if 0 <= have <= target and (have >= kf_row[0] or target - have <= PLAY_ON_OPS):
+                # Playing on: the ops after the caller's replica, no keyframe (a keyframe
+                # would cost a decode and make the views redraw everything).
+                start = have
             else:
                 keyframe = (int(kf_row[0]), _unpack_chunks(kf_row[1], kf_row[2]))
                 self.stats["keyframes"] += 1
