@@ -3,6 +3,7 @@ the timeline index, retention; and what a seek reads."""
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import time
 
@@ -118,11 +119,10 @@ def test_a_seek_reads_one_keyframe_and_a_short_tail(tmp_path):
     from twin_app.core.ops import op_to_wire
 
     ids = [new_id() for _ in range(50)]
-    seq = 0
     t = time.time_ns()
     batch = []
     for i in range(6050):
-        seq += 1
+        seq = i + 1
         if i < 50:
             op = AddNode(Node(ids[i], "root", "V", kind="part", name=ids[i]))
         else:
@@ -139,7 +139,7 @@ def test_a_seek_reads_one_keyframe_and_a_short_tail(tmp_path):
     kfs = [r[0] for r in db.execute("SELECT seq FROM keyframes ORDER BY seq")]
     db.close()
     assert len(kfs) >= 5
-    gap = max(b - a for a, b in zip(kfs, kfs[1:], strict=False))
+    gap = max(b - a for a, b in itertools.pairwise(kfs))
     replay = Replay(rec)
     for target in (5000, 1234, 6040, 300, 5999):
         rec.stats.update(keyframes=0, ops=0)
