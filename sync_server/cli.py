@@ -4,6 +4,8 @@
     twin-sync rooms --data DIR                 list rooms with their head seq and size
     twin-sync compact --data DIR [ROOM …]      shrink room logs (server stopped)
     twin-sync export --data DIR ROOM FILE      write a room (document + meshes) to a .twinroom file
+    twin-sync sessions --data DIR              recorded rooms: sessions, people, durations
+    twin-sync export-mcap --data DIR ROOM [--from T --to T] OUT.mcap   a recording for Foxglove
     twin-sync keygen DIR                       make CurveZMQ key pairs (server + one client)
     twin-sync token --data DIR --role ROLE     make an access token, print it, keep its hash in DIR/tokens.toml
 """
@@ -149,6 +151,18 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sessions(args: argparse.Namespace) -> int:
+    from sync_server.replaycli import sessions
+
+    return sessions(Path(args.data), _out, args.gap_min * 60.0)
+
+
+def cmd_export_mcap(args: argparse.Namespace) -> int:
+    from sync_server.replaycli import export_mcap
+
+    return export_mcap(Path(args.data), args.room, Path(args.out), args.t_from, args.t_to, _out)
+
+
 def cmd_compact(args: argparse.Namespace) -> int:
     from sync_server.server import DataDirBusy, lock_data_dir
 
@@ -247,6 +261,18 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("room")
     e.add_argument("file")
     e.set_defaults(fn=cmd_export)
+    ss = sub.add_parser("sessions", help="list recorded rooms with their sessions, people and durations")
+    ss.add_argument("--data", required=True)
+    ss.add_argument("--gap-min", type=float, default=30.0, help="a pause this long (minutes) starts a new session")
+    ss.set_defaults(fn=cmd_sessions)
+    m = sub.add_parser("export-mcap", help="export a room's recording (or a time range) to MCAP")
+    m.add_argument("--data", required=True)
+    m.add_argument("--from", dest="t_from", metavar="T",
+                   help="start: ISO time (2026-12-02T10:15:00, local) or +SECONDS from the recording's start")
+    m.add_argument("--to", dest="t_to", metavar="T", help="end, like --from")
+    m.add_argument("room")
+    m.add_argument("out", metavar="OUT.mcap")
+    m.set_defaults(fn=cmd_export_mcap)
     k = sub.add_parser("keygen", help="make CurveZMQ key pairs")
     k.add_argument("dir")
     k.add_argument("--name", default="server")
