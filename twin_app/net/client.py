@@ -114,6 +114,7 @@ class SyncClient:
     ) -> None:
         self.room = room
         self.name = name
+        self._credentials = (endpoint, token, server_key)
         self._unacked: set[int] = set()  # as seen on the owner thread
         self._outbox = Outbox(state_dir)
         self.client_id = self._outbox.client_id
@@ -176,6 +177,11 @@ class SyncClient:
         self._outbox.close()
         self._ctx.term()
         self.state = "closed"
+
+    def credentials(self) -> tuple[str, str, str | None]:
+        """(endpoint, token, server public key) this client joins with: what a second
+        connection to the same server needs (replay)."""
+        return self._credentials
 
     # -- edits ----------------------------------------------------------------------------
     def submit(self, op: Op, label: str) -> PendingOp:

@@ -122,6 +122,7 @@ class MainWindow(QMainWindow):
         self._help: QDialog | None = None
         self._bridged = False  # the bridge's signals are connected to this window
         self._ready_emitted = False
+        self.replays: Any = None  # twin_app.qt.replays.ReplayBrowser, made when first used
         # Qt appends the application display name: "demo — Ada Lin — Twinroom".
         self.setWindowTitle(f"{room} — {name}")
         self.resize(1400, 880)
@@ -216,6 +217,8 @@ class MainWindow(QMainWindow):
                            "Show the address and token others need to join")
         self.act_connect = a("&Connect to Room…", self.connect_dialog, None,
                              "Join a room on another server (opens a new window)")
+        self.act_replays = a("&Replays…", self.show_replays, "Ctrl+Shift+R",
+                             "Play back recorded sessions of this server's rooms")
         self.act_quit = a("&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.act_undo = a("&Undo", self.undo, QKeySequence.StandardKey.Undo, "Undo your last edit")
         self.act_redo = a("&Redo", self.redo, "Ctrl+Shift+Z", "Redo your last undone edit")
@@ -286,6 +289,7 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(self.act_share)
         m.addAction(self.act_connect)
+        m.addAction(self.act_replays)
         self.recent_menu = m.addMenu("&Recent Rooms")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         m.addSeparator()
@@ -497,6 +501,8 @@ class MainWindow(QMainWindow):
             self._ask_before_closing(others)
             return
         self._close_decided = True
+        if self.replays is not None:
+            self.replays.close()
         self._disconnect()  # the client may live on (hosting in the background)
         self.save_settings()
         self._status_timer.stop()
@@ -1074,6 +1080,13 @@ class MainWindow(QMainWindow):
             text += f" ({summary.missing} left out: their meshes have not arrived yet)"
         self.show_message(text, "warning" if summary.missing else "success")
         return n
+
+    def show_replays(self) -> Any:
+        """Show the recorded sessions of this server's rooms (File ▸ Replays…)."""
+        from twin_app.qt.replays import ReplayBrowser
+
+        self.replays = self.replays or ReplayBrowser(self)
+        return self.replays.show()
 
     def connect_dialog(self) -> None:
         """Ask for a server address and room and open it in a new window."""
