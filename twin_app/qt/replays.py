@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QPushButton,
+    QSizePolicy,
     QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -302,6 +303,7 @@ class ReplayPanel(QWidget):
         lay.addLayout(row)
         lay.addLayout(row2)
         lay.addWidget(self.diff_list)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
 
         self.timer = QTimer(self)
         self.timer.setInterval(TICK_MS)

@@ -21,7 +21,7 @@ MARK_COLORS = {
     "alarm_clear": "#2f9e55", "alarm_end": "#2f9e55", "comment": "#d9b300", "step": "#7a7f88",
     "join": "#3b7dd8", "leave": "#3b7dd8",
 }
-ROW_H = 6
+ROW_H = 9
 MARK_H = 12
 PAD = 8
 
@@ -125,7 +125,7 @@ class TimelineSlider(QWidget):
             for i, n in enumerate(counts):
                 if n:
                     c = QColor.fromRgbF(r, g, b, 0.35 + 0.65 * n / peak)
-                    p.fillRect(QRectF(PAD + i * bw, y, max(1.5, bw), ROW_H - 1), c)
+                    p.fillRect(QRectF(PAD + i * bw, y, max(3.0, bw), ROW_H - 2), c)
             y += ROW_H
         base = y + 2
         p.setPen(QPen(pal.mid().color(), 1))
