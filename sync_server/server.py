@@ -865,6 +865,9 @@ class Server:
                 room.specs = list(sensor_specs(room.doc).values())
                 if self.hub is not None:
                     self.hub.room_specs(room.name, room.specs)
+                if self._simulator is not None and room.name in self.cfg.simulate:
+                    self._simulator.update([c for name in self.cfg.simulate if name in self.rooms
+                                            for c in channels_from_document(self.rooms[name].doc)])
                 for op in sweep_ops(room.doc):
                     self._commit_server(room, op)
 
