@@ -90,6 +90,7 @@ NB_MORE = int(zmq.NOBLOCK | zmq.SNDMORE)
 RCVMORE = int(zmq.RCVMORE)
 OPS_PER_MESSAGE = 5000
 RECENT_CSEQS = 100_000
+QUERIES_PER_S = 20.0
 PRESENCE_KEYS = ("selection", "camera", "status", "follow", "follow_ok", "present")
 
 
@@ -151,6 +152,8 @@ class Session:
     held: int = 0
     held_code: str = ""
     behind_sent: int = 0  # ``behind`` in the last record sent to the room
+    query_tokens: float = 40.0  # sensor history queries: QUERIES_PER_S, burst 40
+    query_t: float = 0.0
 
     def behind(self) -> int:
         """Ops of the room this client has not confirmed (``HEARTBEAT.head_seq``)."""
@@ -785,6 +788,16 @@ class Server:
         if self.hub is None:
             self._send(session.rid, protocol.SENSOR_DATA, {"req": b["req"], "series": [], "error": "no sensor hub"})
             return
+        # History is read on the hub's thread: a client asking without pause must not
+        # starve everyone's frames.
+        now = time.monotonic()
+        session.query_tokens = min(40.0, session.query_tokens + (now - session.query_t) * QUERIES_PER_S)
+        session.query_t = now
+        if session.query_tokens < 1.0:
+            self._send(session.rid, protocol.SENSOR_DATA, {
+                "req": b["req"], "series": [], "error": f"more than {QUERIES_PER_S:.0f} history queries per second; slow down"})
+            return
+        session.query_tokens -= 1.0
         self.hub.query(session.rid, b["req"], b["tags"], b["t0"], b["t1"], b["points"])
 
     def _on_sensor_push(self, session: Session, msg: Message) -> None:
