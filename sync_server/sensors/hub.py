@@ -501,25 +501,25 @@ class Hub(threading.Thread):
     def _evaluate(self, tick: Frame, t_ns: int) -> None:
         if not self.rooms:
             return
-        # The tick's min / max / latest by stream id (NaN where no sample this tick).
-        size = len(self.state)
-        vmin = np.full(size, np.nan)
-        vmax = np.full(size, np.nan)
-        latest = np.full(size, np.nan)
-        fresh = tick.count > 0
-        ids = tick.ids[fresh]
-        vmin[ids] = tick.vmin[fresh]
-        vmax[ids] = tick.vmax[fresh]
-        latest[ids] = tick.latest[fresh]
         for room, r in self.rooms.items():
             sids = r.sids
-            new = next_levels(r.levels, vmin[sids], vmax[sids], latest[sids], *r.cols)
+            # The tick's min / max / latest of the room's sensors (NaN: no sample this tick).
+            vmin = np.full(len(sids), np.nan)
+            vmax = np.full(len(sids), np.nan)
+            latest = np.full(len(sids), np.nan)
+            if len(tick) and len(sids):
+                pos = np.searchsorted(tick.ids, sids).clip(0, len(tick) - 1)
+                hit = (tick.ids[pos] == sids) & (tick.count[pos] > 0)
+                vmin[hit] = tick.vmin[pos[hit]]
+                vmax[hit] = tick.vmax[pos[hit]]
+                latest[hit] = tick.latest[pos[hit]]
+            new = next_levels(r.levels, vmin, vmax, latest, *r.cols)
             out: list[Transition] = []
             for i in np.flatnonzero(new != r.levels).tolist():
                 sp = r.specs[i]
                 lvl = int(new[i])
-                value = float(vmax[sids[i]]) if lvl and not math.isnan(sp.threshold_of(lvl, float(vmax[sids[i]]))) \
-                    else float(vmin[sids[i]]) if lvl else float(latest[sids[i]])
+                value = float(vmax[i]) if lvl and not math.isnan(sp.threshold_of(lvl, float(vmax[i]))) \
+                    else float(vmin[i]) if lvl else float(latest[i])
                 thr = sp.threshold_of(lvl, value) if lvl else math.nan
                 reason = "high" if lvl and value >= thr else "low" if lvl else ""
                 out.append(Transition(sp.node, sp.tag, lvl, reason, value, thr, t_ns))
