@@ -153,6 +153,7 @@ class Session:
     held_code: str = ""
     behind_sent: int = 0  # ``behind`` in the last record sent to the room
     query_tokens: float = 40.0  # sensor history queries: QUERIES_PER_S, burst 40
+    sources: set[str] = field(default_factory=set)  # sensor sources this peer pushes for
     query_t: float = 0.0
 
     def behind(self) -> int:
@@ -818,6 +819,7 @@ class Server:
             self._refuse(session.rid, protocol.E_BAD_BODY, "SENSOR_PUSH: a sample names no tag")
             return
         sink = self.hub.sink(str(source)[:128])
+        session.sources.add(sink.name)
         if n:
             sink.push(tags, idx.astype(np.uint32), np.frombuffer(blobs[1], "<i8").astype(np.int64),
                       np.frombuffer(blobs[2], "<f8").astype(np.float64), np.frombuffer(blobs[3], np.uint8).copy(),
@@ -836,6 +838,7 @@ class Server:
             self._refuse(session.rid, protocol.E_FORBIDDEN, f"the {session.grant.role} role cannot report sources")
             return
         b = msg.body
+        session.sources.add(b["name"])
         self.hub.sink(b["name"]).source_status(b["name"], b["online"], b.get("detail", ""))
 
     def _hub_flush(self) -> None:
@@ -1056,6 +1059,10 @@ class Server:
     def _leave(self, session: Session) -> None:
         if self.hub is not None:
             self.hub.unsubscribe(session.rid)
+            # A bridge that is gone cannot say its sources are offline: say it for it.
+            for name in session.sources:
+                self.hub.sink(name).source_status(name, False, f"{session.name} disconnected")
+            session.sources.clear()
         room = session.room
         if room is None:
             return

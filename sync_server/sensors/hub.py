@@ -269,6 +269,8 @@ class Hub(threading.Thread):
 
     def _resolve(self, source: str, tags: list[str], idx: U32, t: I64, v: F32, q: U8,
                  units: list[str] | None) -> tuple[U32, I64, F32, U8] | None:
+        if not self.sources.get(source, (False, ""))[0]:
+            self._on_status(source, True, "")  # a source that delivers is online
         n = len(idx)
         if not (len(t) == len(v) == len(q) == n) or (n and int(idx.max()) >= len(tags)):
             log.warning("sensor hub: source %s sent a malformed batch; dropped", source)

@@ -279,3 +279,22 @@ def test_a_sensor_bound_in_a_simulated_room_is_simulated_at_once(demo):
         assert c.wait_for(lambda: (v := c.sensors.value("demo/new/probe")) is not None and 0 <= v[0] <= 50, 10)
     finally:
         c.close()
+
+
+def test_a_bridge_that_leaves_takes_its_source_offline_and_its_values_show_it(server, make_client, room_name):
+    from twin_app.core.sensors import OFFLINE
+
+    a = make_client(room_name, name="Ana")
+    live(a)
+    add_sensor(a, "yard/flow", stale_s=3600.0)
+    src = Pusher(server.endpoint, name="yard-bridge")
+    try:
+        src.push(["yard/flow"], [0], [now_ns()], [3.0])
+        assert a.wait_for(lambda: (v := value(a, "yard/flow")) is not None and v[2] == GOOD, 10)
+        assert a.sensors.sources["yard-bridge"].online
+        src.send(protocol.BYE, {})
+        assert a.wait_for(lambda: not a.sensors.sources["yard-bridge"].online, 10)
+        assert a.wait_for(lambda: value(a, "yard/flow")[2] == OFFLINE, 10)
+        assert "disconnected" in a.sensors.sources["yard-bridge"].detail
+    finally:
+        src.close()
