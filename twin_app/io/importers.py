@@ -33,7 +33,6 @@ Design notes
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import struct
@@ -52,6 +51,7 @@ from twin_app.core.ids import ROOT_ID, new_id
 from twin_app.core.ops import MAX_BATCH, MAX_NAME, AddNode, Batch
 from twin_app.core.xform import Matrix
 from twin_app.io import glb, stl, units, xform
+from twin_app.io.dae import read_dae
 from twin_app.io.raw import RawInstance, RawMesh, RawNode, RawScene
 from twin_app.io.scenegraph import is_placeholder, read_scene
 from twin_app.io.step import StepConversionError, length_unit, product_names, step_to_glb
@@ -605,9 +605,9 @@ def _load_generic(path: Path, data: bytes, ctx: _Progress) -> RawScene:
     suffix = path.suffix.lower()
     if suffix == ".ply":
         _check_ply_header(data)
-    if suffix == ".dae":
-        importlib.import_module("collada")  # pycollada: say so plainly when it is missing
     ctx(0.1, "Parsing")
+    if suffix == ".dae":
+        return read_dae(data, _check_triangles, ctx.check, 10 * MAX_PARTS)
     return read_scene(path, data, suffix.lstrip("."), _check_triangles, ctx.check,
                       10 * MAX_PARTS, _resolver(path))
 
