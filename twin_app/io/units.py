@@ -73,17 +73,10 @@ def size_warning(size_m: Sequence[float], unit: str) -> str | None:
         return None
     big = max(size_m)
     native = big / UNITS.get(unit, 1.0)
-    better = [u for u in CHOICES if u != unit and plausible([native * UNITS[u]])]
-    # Prefer the unit whose result sits closest to a metre-sized part (log scale).
-    better.sort(key=lambda u: abs(_log10(native * UNITS[u])))
+    # Millimetres first (most CAD tools' default), then metres, inches, centimetres.
+    better = [u for u in ("mm", "m", "in", "cm") if u != unit and plausible([native * UNITS[u]])]
     wide = f"{_num(big)} m wide" if big >= 1.0 else f"{_num(big * 1000)} mm wide"
     if not better:
         return f"{wide} — that is unusual for a part or a plant."
     guess = UNIT_LABELS[better[0]].split(" (")[0]
     return f"{wide} — was it {guess}?"
-
-
-def _log10(v: float) -> float:
-    import math
-
-    return math.log10(v) if v > 0 else 99.0
