@@ -131,7 +131,7 @@ def test_gltf_node_tree_named_empty_nodes_and_readable_fallback_names() -> None:
         (1, "group", "Station A"), (2, "part", "Conveyor"), (2, "part", "Robot"),
         (1, "group", "Station B"), (2, "part", "line 1"), (2, "part", "line 2"),
     ]
-    line, a, conveyor, robot, b, t1, t2 = result.nodes
+    line, a, _conveyor, robot, b, t1, t2 = result.nodes
     # glTF is Y up: translations (x, y, z) become (x, -z, y), each at its own level.
     assert line.transform[:3] == pytest.approx((2.0, 0.0, 0.0))
     assert a.transform[:3] == pytest.approx((0.0, 1.5, 0.0))

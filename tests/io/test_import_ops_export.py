@@ -17,7 +17,6 @@ from twin_app.core import meshblob
 from twin_app.core.document import Document, Node
 from twin_app.core.ids import ROOT_ID
 from twin_app.core.ops import AddNode, Batch, SetField, apply
-from twin_app.core.xform import matrix as trs_to_matrix
 from twin_app.core.xform import world_matrices
 from twin_app.io.benchutil import bench_import_1m
 from twin_app.io.exporters import export_glb
