@@ -201,7 +201,10 @@ def test_ascii_stl_with_several_solids_and_broken_ones(tmp_path: Path) -> None:
     assert result.size_m() == pytest.approx((0.03, 0.03, 0.03))
     text = make_data.ascii_stl(v, f, "lid").decode()
     (tmp_path / "bad.stl").write_text(text.replace("vertex 10 0 0", "vertex 10 zero 0", 1))
-    with pytest.raises(MeshImportError, match="not STL facets"):
+    with pytest.raises(MeshImportError, match="solid 1 has facets with missing or extra numbers"):
+        import_file(tmp_path / "bad.stl")
+    (tmp_path / "bad.stl").write_text(text.replace("vertex 10 0 0", "vertex 10 0..5 0", 1))
+    with pytest.raises(MeshImportError, match="solid 1 holds words or numbers that are not STL"):
         import_file(tmp_path / "bad.stl")
     (tmp_path / "short.stl").write_text(text.replace("      vertex 0 0 0\n", "", 1))
     with pytest.raises(MeshImportError, match="three corners"):

@@ -3,8 +3,8 @@
 Binary STL is by far the most common large file users bring (CAD exports of whole
 machines), so it gets a dedicated path: one ``numpy.frombuffer`` over the 50-byte records
 instead of a general loader. ASCII STL is read with numpy too (``read_ascii``: the keywords
-are blanked out and the numbers parsed in one ``numpy.fromstring`` call, several times
-faster than a token list), and welded the same way, so an ASCII and a binary copy of a part
+are blanked out with one ``bytes.translate`` and the numbers parsed in one
+``numpy.fromstring`` call, several times faster than a token list), and welded the same way, so an ASCII and a binary copy of a part
 give the same mesh blob and hash.
 
 STL stores every triangle with its own three corners. ``weld`` merges corners with
@@ -15,7 +15,6 @@ than ``numpy.unique(axis=0)``, which is several times slower on millions of rows
 
 from __future__ import annotations
 
-import re
 import warnings
 
 import numpy as np
@@ -91,8 +90,11 @@ def weld(corners: Float32Array) -> tuple[Float32Array, UInt32Array]:
     return vertices, inverse.reshape(-1, 3)
 
 
-_SOLID = re.compile(rb"solid[ \t]*([^\r\n]*)(.*?)endsolid[^\r\n]*", re.DOTALL)
-_KEYWORDS = (b"facet normal", b"outer loop", b"endloop", b"endfacet", b"vertex")
+# Every letter but "e"/"E" (and every kind of white space) becomes a space in one
+# ``bytes.translate`` pass; the keywords' own e's are then the only ones preceded by a space
+# (an exponent's follows a digit), and one ``replace`` blanks them.
+_LETTERS = bytes(c for c in range(256) if chr(c).isalpha() and chr(c) not in "eE" and c < 128)
+_BLANK = bytes.maketrans(_LETTERS + b"\t\r\n\v\f", b" " * (len(_LETTERS) + 5))
 
 
 def read_ascii(data: bytes) -> list[tuple[str, Float32Array]]:
@@ -102,31 +104,48 @@ def read_ascii(data: bytes) -> list[tuple[str, Float32Array]]:
     Raises ``StlFormatError`` for text that is not laid out as ASCII STL facets.
     """
     out: list[tuple[str, Float32Array]] = []
-    end = 0
-    for m in _SOLID.finditer(data):
-        name = m.group(1).decode("utf-8", "replace").strip()
-        out.append((name, _facets(m.group(2), len(out))))
-        end = m.end()
+    pos = 0
+    while True:
+        start = _skip_space(data, pos)
+        if start >= len(data):
+            break
+        if data[start : start + 5].lower() != b"solid":
+            if out:
+                raise StlFormatError("there is text after the last solid that is not part of it")
+            raise StlFormatError("it is text, but it holds no STL facets")
+        line_end = data.find(b"\n", start)
+        if line_end < 0:
+            line_end = len(data)
+        name = data[start + 5 : line_end].decode("utf-8", "replace").strip()
+        end = data.find(b"endsolid", line_end)
+        if end < 0:
+            end = data.lower().find(b"endsolid", line_end)
+        if end < 0:
+            if b"facet" not in data[line_end:]:
+                raise StlFormatError("it is text, but it holds no STL facets")
+            end = len(data)  # no "endsolid": a file cut short, or an exporter that omits it
+        out.append((name, _facets(data[line_end:end], len(out))))
+        after = data.find(b"\n", end)
+        pos = len(data) if after < 0 else after + 1
     if not out:
-        if data.lstrip()[:5].lower() == b"solid" and b"facet" in data:
-            # No "endsolid": a file cut short, or an exporter that omits it.
-            body = data.lstrip()[5:]
-            line_end = body.find(b"\n")
-            name = body[:line_end].decode("utf-8", "replace").strip() if line_end >= 0 else ""
-            return [(name, _facets(body[line_end + 1 :] if line_end >= 0 else b"", 0))]
         raise StlFormatError("it is text, but it holds no STL facets")
-    if data[end:].strip():
-        raise StlFormatError("there is text after the last solid that is not part of it")
     return out
 
 
+def _skip_space(data: bytes, pos: int) -> int:
+    while pos < len(data) and data[pos] in b" \t\r\n\v\f":
+        pos += 1
+    return pos
+
+
 def _facets(body: bytes, k: int) -> Float32Array:
-    facets = body.count(b"facet normal")
-    if body.count(b"vertex") != 3 * facets or body.count(b"endfacet") != facets:
+    facets = body.count(b"endfacet")
+    if facets == 0 and b"ENDFACET" in body:
+        body = body.lower()
+        facets = body.count(b"endfacet")
+    if body.count(b"vertex") != 3 * facets:
         raise StlFormatError(f"solid {k + 1} has facets that do not have three corners each")
-    text = body
-    for word in _KEYWORDS:
-        text = text.replace(word, b" ")
+    text = body.translate(_BLANK).replace(b" e", b"  ").replace(b" E", b"  ")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         try:

@@ -106,6 +106,7 @@ class UnitsDialog(QDialog):
         self.loaded = loaded
         self.setWindowTitle(f"Import {loaded.source}")
         self.setObjectName("unitsDialog")
+        self.setMinimumWidth(380)
         intro = QLabel(
             f"{loaded.format} files do not say which unit they were drawn in. "
             "Choose the unit the designer used:")
