@@ -90,11 +90,11 @@ def weld(corners: Float32Array) -> tuple[Float32Array, UInt32Array]:
     return vertices, inverse.reshape(-1, 3)
 
 
-# Every letter but "e"/"E" (and every kind of white space) becomes a space in one
-# ``bytes.translate`` pass; the keywords' own e's are then the only ones preceded by a space
-# (an exponent's follows a digit), and one ``replace`` blanks them.
-_LETTERS = bytes(c for c in range(256) if chr(c).isalpha() and chr(c) not in "eE" and c < 128)
-_BLANK = bytes.maketrans(_LETTERS + b"\t\r\n\v\f", b" " * (len(_LETTERS) + 5))
+# Every letter but "e" (and every kind of white space) becomes a space in one
+# ``bytes.translate`` pass, "E" becomes "e"; the keywords' own e's are then the only ones
+# preceded by a space (an exponent's follows a digit), and one ``replace`` blanks them.
+_LETTERS = bytes(c for c in range(128) if chr(c).isalpha() and chr(c) not in "eE")
+_BLANK = bytes.maketrans(_LETTERS + b"\t\r\n\v\fE", b" " * (len(_LETTERS) + 5) + b"e")
 
 
 def read_ascii(data: bytes) -> list[tuple[str, Float32Array]]:
@@ -143,9 +143,7 @@ def _facets(body: bytes, k: int) -> Float32Array:
     if facets == 0 and b"ENDFACET" in body:
         body = body.lower()
         facets = body.count(b"endfacet")
-    if body.count(b"vertex") != 3 * facets:
-        raise StlFormatError(f"solid {k + 1} has facets that do not have three corners each")
-    text = body.translate(_BLANK).replace(b" e", b"  ").replace(b" E", b"  ")
+    text = body.translate(_BLANK).replace(b" e", b"  ")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         try:
@@ -155,6 +153,7 @@ def _facets(body: bytes, k: int) -> Float32Array:
                 f"solid {k + 1} holds words or numbers that are not STL facets"
             ) from None
     if len(numbers) != 12 * facets:
+        # A normal and three corners per facet: anything else is a broken facet.
         raise StlFormatError(f"solid {k + 1} has facets with missing or extra numbers")
     if not np.isfinite(numbers).all():
         raise StlFormatError("it has non-finite coordinates (NaN or infinity)")
