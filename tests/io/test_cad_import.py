@@ -293,3 +293,18 @@ def test_glb_export_round_trip_keeps_tree_names_colours_and_metres(tmp_path, nam
     length = struct.unpack("<I", data[12:16])[0]
     gltf = json.loads(data[20 : 20 + length])
     assert gltf["asset"]["version"] == "2.0"
+
+
+def test_obj_objects_stay_parts_with_their_materials_as_blocks(tmp_path: Path) -> None:
+    (tmp_path / "cart.mtl").write_text(
+        "newmtl red\nKd 0.8 0.1 0.1\nnewmtl blue\nKd 0.1 0.1 0.8\nnewmtl grey\nKd 0.5 0.5 0.5\n")
+    (tmp_path / "cart.obj").write_text(
+        "mtllib cart.mtl\no truck\nv 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\n"
+        "usemtl red\nf 1 2 3\nusemtl blue\nf 1 3 4\n"
+        "o trailer\nv 5 0 0\nv 6 0 0\nv 6 1 0\nusemtl grey\nf 5 6 7\n")
+    result = import_file(tmp_path / "cart.obj", units="m")
+    assert tree(result) == [(0, "part", "truck"), (1, "material", "red"),
+                            (1, "material", "blue"), (0, "part", "trailer")]
+    assert result.nodes[1].color == pytest.approx((0.8, 0.1, 0.1), abs=0.003)
+    assert result.nodes[3].color == pytest.approx((0.5, 0.5, 0.5), abs=0.003)
+    assert result.part_count == 2 and result.triangles == 3

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import struct
 import zipfile
 from collections.abc import Callable
@@ -53,7 +54,7 @@ from twin_app.core.xform import Matrix
 from twin_app.io import glb, stl, units, xform
 from twin_app.io.dae import read_dae
 from twin_app.io.raw import RawInstance, RawMesh, RawNode, RawScene
-from twin_app.io.scenegraph import is_placeholder, read_scene
+from twin_app.io.scenegraph import is_placeholder, merge_obj_objects, read_scene
 from twin_app.io.step import StepConversionError, length_unit, product_names, step_to_glb
 from twin_app.io.threemf import ThreeMFError, ThreeMFLimitError, read_3mf
 from twin_app.io.typed import FloatArray
@@ -608,6 +609,15 @@ def _load_generic(path: Path, data: bytes, ctx: _Progress) -> RawScene:
     ctx(0.1, "Parsing")
     if suffix == ".dae":
         return read_dae(data, _check_triangles, ctx.check, 10 * MAX_PARTS)
+    if suffix == ".obj":
+        # One part per OBJ object, its materials as blocks (trimesh splits by material).
+        def names(keyword: bytes) -> list[str]:
+            found = re.findall(rb"^[ \t]*" + keyword + rb"[ \t]+([^\r\n]+)", data, re.MULTILINE)
+            return [m.decode("utf-8", "replace").strip() for m in found]
+
+        raw = read_scene(path, data, "obj", _check_triangles, ctx.check, 10 * MAX_PARTS,
+                         _resolver(path), loader_kwargs={"split_objects": True})
+        return merge_obj_objects(raw, names(b"o"), names(b"usemtl"))
     return read_scene(path, data, suffix.lstrip("."), _check_triangles, ctx.check,
                       10 * MAX_PARTS, _resolver(path))
 

@@ -58,6 +58,7 @@ def read_scene(
     resolver: FilePathResolver | None = None,
     gltf_json: dict[str, Any] | None = None,
     materials: list[tuple[str, list[float] | None]] | None = None,
+    loader_kwargs: dict[str, Any] | None = None,
 ) -> RawScene:
     """Load ``data`` with trimesh and return its meshes and node tree.
 
@@ -70,6 +71,7 @@ def read_scene(
 
     gltf = file_type in ("glb", "gltf")
     kwargs: dict[str, Any] = {"merge_primitives": True} if gltf else {}
+    kwargs.update(loader_kwargs or {})
     scene = trimesh.load_scene(
         io.BytesIO(data), file_type=file_type, resolver=resolver, process=False, **kwargs
     )
@@ -264,3 +266,61 @@ def trimesh_color(geom: trimesh.Trimesh, colors: _Colors | None = None
         return _rgb(rgba, False)  # colours per face or vertex are sRGB bytes
     except (AttributeError, ValueError, TypeError, IndexError):
         return None
+
+
+def merge_obj_objects(raw: RawScene, objects: list[str], materials: list[str]) -> RawScene:
+    """Join an OBJ's per-material meshes back into one part per object.
+
+    trimesh splits an OBJ by object and material and names each piece
+    ``"<object>_<material>"`` (just ``"<material>"`` when the file has no ``o`` lines);
+    ``objects`` and ``materials`` are the file's object and material names in file order.
+    Pieces of one object become one mesh whose materials are blocks, in file order.
+    Returns ``raw`` unchanged when the pieces cannot be matched to objects.
+    """
+    from twin_app.io.raw import RawNode
+
+    if any(n.parent is not None or n.mesh is None for n in raw.nodes) or len(raw.nodes) < 2:
+        return raw
+    if not objects:
+        objects = [""]  # one unnamed object: the file's fallback name
+    if any(not np.array_equal(n.matrix, np.eye(4)) for n in raw.nodes):
+        return raw
+    by_object: dict[str, list[int]] = {}
+    for n in raw.nodes:
+        assert n.mesh is not None
+        name = raw.meshes[n.mesh].name
+        owner = max((o for o in objects if name == o or not o or name.startswith(o + "_")),
+                    key=len, default=None)
+        if owner is None:
+            return raw
+        by_object.setdefault(owner, []).append(n.mesh)
+    out = RawScene(unit=raw.unit, declared=raw.declared, up=raw.up)
+    for obj in dict.fromkeys(objects):
+        pieces = by_object.get(obj)
+        if not pieces:
+            continue
+        if len(pieces) == 1:
+            mesh = raw.meshes[pieces[0]]
+            mesh.name = obj
+        else:
+            vs, fs, blocks = [], [], []
+            offset = start = 0
+
+            def label_of(k: int, obj: str = obj) -> str:
+                name = raw.meshes[k].name
+                return name[len(obj) + 1 :] if obj and name != obj else ("" if obj else name)
+
+            order = {m: i for i, m in enumerate(dict.fromkeys(materials))}
+            for k in sorted(pieces, key=lambda k: (order.get(label_of(k), len(order)), k)):
+                piece = raw.meshes[k]
+                label = label_of(k)
+                vs.append(np.asarray(piece.vertices, dtype=np.float64))
+                fs.append(np.asarray(piece.faces, dtype=np.int64) + offset)
+                blocks.append(RawBlock(label, np.arange(start, start + len(piece.faces)),
+                                       piece.color))
+                offset += len(piece.vertices)
+                start += len(piece.faces)
+            mesh = RawMesh(obj, np.concatenate(vs), np.concatenate(fs), blocks[0].color, blocks)
+        out.meshes.append(mesh)
+        out.nodes.append(RawNode(obj, None, np.eye(4), len(out.meshes) - 1))
+    return out
