@@ -190,10 +190,6 @@ def test_one_click_on_a_multi_material_part_selects_the_whole_part(room: Room) -
     room.until(lambda: room.bob.peers[room.ada.session].selection == [truck])
 
 
-@pytest.mark.xfail(reason="the client agent answers a have-query for one upload as if it "
-                   "covered every upload started before it (twin_app/net/agent.py "
-                   "_on_asset_missing), so meshes put in a row can be dropped unsent",
-                   strict=False)
 def test_every_mesh_of_an_assembly_reaches_the_other_client(room: Room) -> None:
     import_with(room, Person(DATA / "frame.step"),
                 lambda: group_named(room, "frame.step", 2) is not None)
