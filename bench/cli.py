@@ -5,6 +5,7 @@
     twin-bench all [--quick]      both, merged
     twin-bench sensors [--quick]  sensor lane: ingest rate, sample-to-screen latency, recolour, bytes/sample
     twin-bench soak [--minutes N] a server and a window under load for N minutes (memory, threads, log size)
+    twin-bench replay [--quick]   recordings: open time, seek p95, replay vs direct ops/s, memory, overhead
 """
 
 from __future__ import annotations
@@ -36,7 +37,13 @@ def _sensors(quick: bool, _durability: str) -> dict[str, Any]:
     return sensors.run(quick)
 
 
-SUITES = {"sync": _sync, "render": _render, "sensors": _sensors}
+def _replay(quick: bool, _durability: str) -> dict[str, Any]:
+    from bench import replay
+
+    return replay.run(quick)
+
+
+SUITES = {"sync": _sync, "render": _render, "sensors": _sensors, "replay": _replay}
 
 
 def _soak(minutes: float) -> dict[str, Any]:
