@@ -27,6 +27,7 @@ import random
 import resource
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -204,6 +205,11 @@ def _peak_mb(path: Path, sensors: Path, until_s: float) -> float:
     return round(peak, 1)
 
 
+def _say(text: str) -> None:
+    sys.stderr.write(f"replay bench: {text}\n")
+    sys.stderr.flush()
+
+
 def run(quick: bool) -> dict[str, Any]:
     """Run the benchmark (see the module docstring); ``quick``: 100 000 ops, 2 min of sensors."""
     n_ops = 100_000 if quick else 1_000_000
@@ -211,13 +217,16 @@ def run(quick: bool) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="twin-bench-replay-"))
     try:
         room, sensors = tmp / "bench.db", tmp / "sensors.sqlite"
+        _say(f"writing {n_ops} ops over 1 h, presence, {SENSORS} sensors for {sensor_min:g} min")
         made = write_session(room, sensors, n_ops, 1.0, sensor_min)
+        _say(f"written in {made['write_s']:.1f} s; measuring the recording overhead")
         base = write_session(tmp / "base.db", tmp / "unused.sqlite", min(n_ops, 200_000), 1.0, 0, extras=False)
         extra = write_session(tmp / "extra.db", tmp / "unused2.sqlite", min(n_ops, 200_000), 1.0, 0)
         out: dict[str, Any] = {"replay_ops": made["ops"], "replay_write_s": round(made["write_s"], 1),
                                "replay_room_mb": round(room.stat().st_size / 1e6, 1),
                                "replay_sensor_mb": round(sensors.stat().st_size / 1e6, 1)}
         out["record_overhead_ratio"] = round(base["write_s"] / extra["write_s"], 3)
+        _say("opening")
         opens = []
         for i in range(6):
             started = time.perf_counter()
@@ -244,11 +253,13 @@ def run(quick: bool) -> dict[str, Any]:
         out["seek_p95_ms"] = round(times[int(len(times) * 0.95)], 1)
         out["seek_tags"] = len(replay.tags)
         rec.close()
+        _say("playing")
         n_direct, direct_s = _direct(room)
         n_play, play_s = _play(room, sensors, 1e9, 1.0)
         out["direct_ops_per_s"] = round(n_direct / direct_s)
         out["replay_ops_per_s"] = round(n_play / play_s)
         out["replay_over_direct"] = round((n_play / play_s) / (n_direct / direct_s), 3)
+        _say("peak memory")
         out["replay_peak_mb_10min"] = _peak_mb(room, sensors, 600.0)
         out["replay_peak_mb_1h"] = _peak_mb(room, sensors, 3600.0)
         return out

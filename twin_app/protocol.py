@@ -279,7 +279,7 @@ SCHEMAS: dict[int, dict[str, tuple[Check, bool]]] = {
         "req": (_uint, True), "seq": (_uint, False), "t": (_int, False), "kf_seq": (_opt(_uint), False),
         "ops": (_list(_any, 1 << 20), False), "more": (_bool, False),
         "presence": (_list(_any, 10_000), False), "samples": (_list(_any, 1024), False),
-        "error": (_str(1024), False),
+        "error": (_str(1024), False), "damaged": (_str(1024), False),
     },
 }
 

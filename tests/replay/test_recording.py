@@ -156,3 +156,84 @@ def test_a_seek_reads_one_keyframe_and_a_short_tail(tmp_path):
     # Seeking by time finds the last op at or before it.
     replay.seek(t + 4321)
     assert replay.seq == 4321
+
+
+def _small_log(path, n=300):
+    from sync_server.roomlog import Entry
+    from twin_app.core.ops import op_to_wire
+
+    durable = [0]
+    rlog = RoomLog(path, lambda kind, v: durable.__setitem__(0, v) if kind == "durable" else None)
+    rlog.load()
+    rlog.start()
+    t = time.time_ns()
+    nid = new_id()
+    entries = [Entry(1, t, "c", 1, AddNode(Node(nid, "root", "V", kind="part", name="p")), None)]
+    for i in range(2, n + 1):
+        entries.append(Entry(i, t + i * 1000, "c", i,
+                             SetField(nid, "transform", (float(i), 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0)), None))
+    for e in entries:
+        e.wire = op_to_wire(e.op)
+        e.item = [e.client_id, e.cseq, e.wire]
+    rlog.append(entries)
+    rlog.close()
+    return nid, t
+
+
+def test_a_damaged_recording_replays_up_to_the_damage_and_says_so(tmp_path):
+    path = tmp_path / "damaged.db"
+    nid, t = _small_log(path)
+    db = sqlite3.connect(str(path))
+    db.execute("UPDATE ops SET op = x'c1c1c1' WHERE seq = 200")  # bit rot in one row
+    db.commit()
+    db.close()
+    replay = Replay(FileRecording(path))
+    replay.seek_seq(150)
+    assert replay.doc.get(nid).transform[0] == 150.0 and not replay.damage
+    replay.seek(t + 250 * 1000)  # past the damage: shown as it stood just before it
+    assert replay.seq == 199 and replay.doc.get(nid).transform[0] == 199.0
+    assert "op 200" in replay.damage and "up to op 199" in replay.damage
+
+
+def test_a_truncated_recording_is_refused_with_a_sentence(tmp_path):
+    path = tmp_path / "cut.db"
+    _small_log(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+    from twin_app.replay.model import RecordingError
+
+    with pytest.raises(RecordingError) as err:
+        Replay(FileRecording(path)).seek_seq(300)
+    assert "cut.db" in str(err.value) or "recording" in str(err.value)
+
+
+def test_a_log_from_before_the_index_is_indexed_on_first_opening(tmp_path):
+    path = tmp_path / "old.db"
+    _small_log(path)
+    alarm = new_id()
+    rlog = RoomLog(path, lambda *_: None)
+    rlog.load()
+    rlog.start()
+    from sync_server.roomlog import Entry
+    from twin_app.core.ops import op_to_wire
+
+    for seq, op in ((301, AddNode(Node(alarm, "root", "W", kind="alarm", name="hot"))),
+                    (302, SetField(alarm, "prop:ack_by", "Olu"))):
+        rlog.append([Entry(seq, time.time_ns(), "server", seq, op, op_to_wire(op))])
+    rlog.close()
+    fresh = Replay(FileRecording(path)).index
+    db = sqlite3.connect(str(path))
+    db.executescript("DELETE FROM marks; DELETE FROM activity; DELETE FROM meta WHERE key = 'index_seq';")
+    db.commit()
+    db.close()
+    again = Replay(FileRecording(path)).index  # as a log written before the index: indexed now
+    assert [m.kind for m in again.marks] == [m.kind for m in fresh.marks] == ["alarm_raise", "alarm_ack"]
+    assert again.activity == fresh.activity and again.indexed_seq == 302
+    # The writer carries on indexing once the backlog is done.
+    rlog = RoomLog(path, lambda *_: None)
+    rlog.load()
+    rlog.start()
+    op = SetField(alarm, "prop:state", "cleared")
+    rlog.append([Entry(303, time.time_ns(), "server", 303, op, op_to_wire(op))])
+    rlog.close()
+    assert [m.kind for m in Replay(FileRecording(path)).index.marks][-1] == "alarm_clear"

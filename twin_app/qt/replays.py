@@ -229,6 +229,7 @@ class ReplayPanel(QWidget):
         self.view_through: str | None = None  # client id whose camera we look through
         self.diff: Diff | None = None
         self._last_tick = 0.0
+        self._damage_told = False
         ix = replay.index
 
         self.timeline = TimelineSlider(self)
@@ -334,6 +335,9 @@ class ReplayPanel(QWidget):
             self.win.show_message(f"The replay stopped: {exc}", "error")
             return
         self.replay.t_ns = t
+        if self.replay.damage and not self._damage_told:
+            self._damage_told = True
+            self.win.show_message(f"This recording is damaged: {self.replay.damage}", "warning")
 
     def _on_timeline_seek(self, t: object) -> None:
         assert isinstance(t, int)

@@ -108,6 +108,7 @@ class Replay:
         self.tags: tuple[str, ...] = ()
         self._tags_dirty = True
         self.stats = {"keyframes": 0, "ops": 0, "fetches": 0}
+        self.damage = ""  # why the recording cannot be replayed past some op (empty: it can)
         self.on_moved: list[Callable[[], None]] = []  # after each seek/advance
 
     # -- moving ---------------------------------------------------------------------------
@@ -127,6 +128,8 @@ class Replay:
             fetch = self.recording.fetch(self.seq, seq=seq, t_ns=t_ns, tags=self._wanted_tags())
             self.stats["fetches"] += 1
             self._apply(fetch, changes)
+            if fetch.damaged:
+                self.damage = fetch.damaged
             if not fetch.more:
                 break
         self.t_ns = fetch.t_ns

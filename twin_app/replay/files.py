@@ -251,6 +251,7 @@ class SensorLog:
         self._db: sqlite3.Connection | None = None
         self._ids: dict[str, int] = {}
         self._cache: OrderedDict[int, tuple[I64, F32, U8]] = OrderedDict()
+        self._current: dict[str, tuple[int, int, tuple[I64, F32, U8]]] = {}  # tag -> [from, until)
         self.chunks_decoded = 0
 
     def _conn(self) -> sqlite3.Connection | None:
@@ -290,18 +291,27 @@ class SensorLog:
         db = self._db
         if sid is None or db is None:
             return None
-        try:
-            row = db.execute("SELECT rowid, t0, data FROM chunks WHERE stream = ? AND t1 >= ? ORDER BY t1 LIMIT 1",
-                             (sid, t_ns)).fetchone()
-            if row is None or row[1] > t_ns:
-                row = db.execute("SELECT rowid, t0, data FROM chunks WHERE stream = ? AND t1 < ? "
-                                 "ORDER BY t1 DESC LIMIT 1", (sid, t_ns)).fetchone()
-            if row is None:
+        cur = self._current.get(tag)
+        if cur is not None and cur[0] <= t_ns < cur[1]:
+            t, v, q = cur[2]  # playing on inside the same chunk (or before the next): no query
+        else:
+            try:
+                row = db.execute("SELECT rowid, t0, data FROM chunks WHERE stream = ? AND t1 >= ? "
+                                 "ORDER BY t1 LIMIT 1", (sid, t_ns)).fetchone()
+                nxt = None
+                if row is None or row[1] > t_ns:
+                    nxt = row[1] if row is not None else None
+                    row = db.execute("SELECT rowid, t0, data FROM chunks WHERE stream = ? AND t1 < ? "
+                                     "ORDER BY t1 DESC LIMIT 1", (sid, t_ns)).fetchone()
+                if row is None:
+                    return None
+                t, v, q = self._chunk(int(row[0]), row[2])
+                # Valid from the chunk's first sample until the next chunk starts (when known).
+                end = nxt if nxt is not None else int(t[-1]) + 1
+                self._current[tag] = (int(t[0]), end, (t, v, q))
+            except (sqlite3.Error, ValueError) as exc:
+                log.warning("sensor log: %s at %d: %s", tag, t_ns, exc)
                 return None
-            t, v, q = self._chunk(int(row[0]), row[2])
-        except (sqlite3.Error, ValueError) as exc:
-            log.warning("sensor log: %s at %d: %s", tag, t_ns, exc)
-            return None
         i = int(np.searchsorted(t, t_ns, side="right")) - 1
         if i < 0:
             return None
@@ -412,12 +422,20 @@ class FileRecording:
                 self.stats["keyframes"] += 1
                 start = keyframe[0]
             end = min(target, start + MAX_FETCH_OPS)
-            ops: list[OpRow] = [
-                (s, t, c, msgpack.unpackb(b, raw=False))
-                for s, t, c, b in db.execute(
-                    "SELECT seq, t_ns, client_id, op FROM ops WHERE seq > ? AND seq <= ? ORDER BY seq", (start, end))]
+            ops: list[OpRow] = []
+            damaged = ""
+            for s, t, c, b in db.execute(
+                    "SELECT seq, t_ns, client_id, op FROM ops WHERE seq > ? AND seq <= ? ORDER BY seq", (start, end)):
+                try:
+                    wire = msgpack.unpackb(b, raw=False)
+                    op_from_wire(wire)
+                except (ValueError, TypeError, InvalidOp, msgpack.UnpackException) as exc:
+                    damaged = f"op {s} of the recording is damaged ({exc}); it can be replayed up to op {s - 1}"
+                    log.warning("%s: %s", self.path.name, damaged)
+                    break
+                ops.append((s, t, c, wire))
             self.stats["ops"] += len(ops)
-            more = end < target
+            more = end < target and not damaged
             reached = ops[-1][0] if ops else start
             if t_ns is None or more:
                 row = db.execute("SELECT t_ns FROM ops WHERE seq = ?", (reached,)).fetchone()
@@ -435,7 +453,7 @@ class FileRecording:
                 s = self.sensors.at(tag, at)
                 if s is not None:
                     samples[tag] = s
-        return Fetch(reached, at, keyframe, ops, more, people, samples)
+        return Fetch(reached, at, keyframe, ops, more, people, samples, damaged)
 
     def presence_at(self, t_ns: int) -> list[PresenceState]:
         """Who was in the room at ``t_ns``, with their last recorded camera and selection."""

@@ -218,6 +218,8 @@ class Fetch:
     further ahead than a short tail); ``ops`` follow it (or ``have``). ``more`` means the
     ops were cut short: fetch again from the last one. ``t_ns`` is the moment asked for
     (or the target op's time); ``presence`` and ``samples`` are the state at ``t_ns``.
+    ``damaged`` says why the recording cannot be read past ``seq`` (a damaged op row):
+    the ops up to the damage are there, and nothing after it.
     """
 
     seq: int
@@ -227,6 +229,7 @@ class Fetch:
     more: bool = False
     presence: list[PresenceState] | None = None
     samples: dict[str, Sample] = field(default_factory=dict)
+    damaged: str = ""  # the recording cannot be read past ``seq``: why
 
     def body(self) -> tuple[dict[str, Any], list[bytes]]:
         """The ``REPLAY_DATA`` body and its binary frames (keyframe chunks)."""
@@ -237,6 +240,8 @@ class Fetch:
         }
         if self.presence is not None:
             body["presence"] = [p.to_wire() for p in self.presence]
+        if self.damaged:
+            body["damaged"] = self.damaged
         return body, list(self.keyframe[1]) if self.keyframe else []
 
     @staticmethod
@@ -252,6 +257,7 @@ class Fetch:
                 bool(body.get("more", False)),
                 [PresenceState.from_wire(p) for p in presence] if presence is not None else None,
                 {s.tag: s for s in samples},
+                str(body.get("damaged") or ""),
             )
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise ValueError(f"malformed replay data: {exc}") from exc
