@@ -76,7 +76,8 @@ def write_session(path: Path, sensors: Path, n_ops: int, hours: float, sensor_mi
                   extras: bool = True) -> dict[str, Any]:
     """Write the synthetic session; return the seed time range and write figures."""
     doc, _blobs = roomfile.read(DEMO_PLANT)
-    sensor_ids = [node.id for node in doc.walk() if node.kind == "part"][:SENSORS]
+    parts = [node.id for node in doc.walk() if node.kind == "part"]
+    sensor_ids = [parts[i % len(parts)] for i in range(SENSORS)]
     rng = random.Random(7)
     ops = _ops(doc, n_ops, rng)
     # A sensor node per part, so the replay has bound tags to show.

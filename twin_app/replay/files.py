@@ -149,13 +149,17 @@ def ensure_index(db: sqlite3.Connection) -> int:
     return indexed
 
 
+def _sessions(db: sqlite3.Connection) -> list[tuple[Any, ...]]:
+    """Joins and leaves in time order: (session, client id, event, t_ns, data)."""
+    return [(session, cid, event, t_ns, msgpack.unpackb(data, raw=False)) for session, cid, event, t_ns, data in
+            db.execute("SELECT session, client_id, event, t_ns, data FROM presence WHERE event != 'state' "
+                       "ORDER BY t_ns")]
+
+
 def _participants_and_sessions(db: sqlite3.Connection) -> tuple[dict[str, Participant], list[tuple[Any, ...]]]:
     people: dict[str, Participant] = {}
-    sessions: list[tuple[Any, ...]] = []  # (session, client id, event, t_ns, data)
-    for session, cid, event, t_ns, data in db.execute(
-            "SELECT session, client_id, event, t_ns, data FROM presence WHERE event != 'state' ORDER BY t_ns"):
-        info = msgpack.unpackb(data, raw=False)
-        sessions.append((session, cid, event, t_ns, info))
+    sessions = _sessions(db)
+    for session, cid, event, t_ns, info in sessions:
         if event == "join":
             p = people.setdefault(cid, Participant(cid, str(info.get("name") or cid[:8])))
             p.name = str(info.get("name") or p.name)
@@ -395,8 +399,9 @@ class FileRecording:
     # -- state at a moment ------------------------------------------------------------------
     def seq_at(self, t_ns: int) -> int:
         """The last op at or before ``t_ns`` (0: before the first op)."""
-        row = self.db.execute("SELECT max(seq) FROM ops WHERE t_ns <= ?", (t_ns,)).fetchone()
-        return int(row[0]) if row and row[0] is not None else 0
+        row = self.db.execute("SELECT seq FROM ops WHERE t_ns <= ? ORDER BY t_ns DESC, seq DESC LIMIT 1",
+                              (t_ns,)).fetchone()
+        return int(row[0]) if row else 0
 
     def fetch(self, have: int, *, seq: int | None = None, t_ns: int | None = None,
               tags: tuple[str, ...] = (), presence: bool = True) -> Fetch:
@@ -459,8 +464,13 @@ class FileRecording:
         """Who was in the room at ``t_ns``, with their last recorded camera and selection."""
         db = self.db
         if self._sessions is None or t_ns > self._sessions_t:
-            self._sessions = [r for r in _participants_and_sessions(db)[1]]
-            self._sessions_t = t_ns
+            # Joins and leaves change only while the room is being recorded: re-read them
+            # only when asked about a moment after the newest presence sample read so far
+            # and the log has newer ones.
+            newest = db.execute("SELECT max(t_ns) FROM presence").fetchone()[0] or 0
+            if self._sessions is None or newest > self._sessions_t:
+                self._sessions = _sessions(db)
+                self._sessions_t = newest
         joined: dict[str, tuple[str, dict[str, Any]]] = {}
         for session, cid, event, t, info in self._sessions:
             if t > t_ns:

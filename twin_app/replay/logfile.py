@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS presence (
     event TEXT NOT NULL, data BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS presence_by_session ON presence (session, t_ns);
 CREATE INDEX IF NOT EXISTS presence_t ON presence (t_ns);
+CREATE INDEX IF NOT EXISTS presence_events ON presence (t_ns) WHERE event != 'state';
 CREATE TABLE IF NOT EXISTS marks (
     seq INTEGER NOT NULL, t_ns INTEGER NOT NULL, client_id TEXT NOT NULL,
     kind TEXT NOT NULL, node TEXT NOT NULL, label TEXT NOT NULL);
