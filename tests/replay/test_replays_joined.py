@@ -7,9 +7,8 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
 
-from tests.qt.person import click, key
+from tests.qt.person import click, key, type_text
 from tests.replay.kit import reference_hashes
 from twin_app.core import SetField
 from twin_app.replay.files import FileRecording
@@ -76,11 +75,13 @@ def test_a_person_replays_a_session_from_the_replays_view(join, room_server, qtb
         # Play at 1× from just before Bo's first move until it shows.
         rec = FileRecording(path)
         (first_move,) = rec.db.execute("SELECT min(t_ns) FROM ops WHERE client_id = ?", (bo.client_id,)).fetchone()
-        panel.seek(first_move - 200_000_000)
+        panel.seek(first_move - 100_000_000)
+        panel.speed_box.setFocus()
+        QTest.keyClick(panel.speed_box, Qt.Key.Key_Home)  # the slowest speed: 0.25×
+        assert panel.speed == 0.25
         click(panel.play_btn)
         assert panel.playing and panel.play_btn.text() == "Pause"
         qtbot.waitUntil(lambda: w.client.store.doc.get("r2").transform[0] > 3.0, timeout=10000)
-        qtbot.wait(QApplication.doubleClickInterval() + 50)  # a second click, not a double-click
         click(panel.play_btn)
         assert not panel.playing
         assert w.client.store.doc.hash() == ref[replay.seq]
@@ -129,6 +130,20 @@ def test_a_person_replays_a_session_from_the_replays_view(join, room_server, qtb
         lines = [panel.diff_list.item(k).text() for k in range(panel.diff_list.count())]
         assert "Moved: Robot 2" in lines and "Recoloured: Cabinet" in lines, lines
         assert {"r2", "cab"} <= set(w.selection)  # highlighted in the 3D view and the tree
+
+        # Fork a live room from the moment shown: it starts as the document was then.
+        panel.seek(later[0])
+        a.replays.open_forked = False  # (a person would get a new window on it)
+        type_text(panel.fork_name, "plant-what-if", enter=False)
+        click(panel.fork_btn)
+        from twin_app.net import SyncClient
+
+        check = SyncClient(room_server.endpoint, "plant-what-if", "viewer-token", "Check", state_dir=tmp_path / "chk")
+        check.start()
+        try:
+            assert check.wait_for(lambda: check.synced and check.store.doc.hash() == w.client.store.doc.hash(), 15)
+        finally:
+            check.close()
 
         # Nothing can be edited in a replay.
         before = w.client.store.doc.hash()

@@ -542,6 +542,7 @@ class ReplayBrowser:
         self.link: ReplayLink | None = None
         self.dialog: ReplaysDialog | None = None
         self.replays: list[tuple[Any, ReplayPanel, ClientBridge]] = []
+        self.open_forked = True  # open a window on a forked room (a new app process)
 
     def _link(self) -> ReplayLink | None:
         client = self.window.client
@@ -628,7 +629,8 @@ class ReplayBrowser:
                 return refused[0]
         finally:
             client.close()
-        self.window.open_room(endpoint, name, token, key or "")
+        if self.open_forked:
+            self.window.open_room(endpoint, name, token, key or "")
         return None
 
     def close(self) -> None:
