@@ -122,3 +122,19 @@ def test_command_line_prints_a_board_and_calibrates_from_a_video(tmp_path):
                           str(tmp_path / "x.json")], check=False, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "does not exist" in bad.stderr
     assert np.isfinite(cam.cx)
+
+
+def test_undistort_maps_a_distorted_point_back_to_the_pinhole_projection():
+    cam = CameraModel(1000.0, 1000.0, 639.5, 359.5, 1280, 720, (-0.2, 0.05, 0.0, 0.0, 0.0))
+    # The ray that an ideal camera sees at pixel (1000, 600), through the distorting lens:
+    ray = np.array([[(1000 - 639.5) / 1000, (600 - 359.5) / 1000, 1.0]])
+    distorted = cv2.projectPoints(ray, np.zeros(3), np.zeros(3), cam.K,
+                                  cam.dist_coeffs)[0].reshape(2)
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    x, y = (round(v) for v in distorted)
+    frame[y - 2:y + 3, x - 2:x + 3] = 255
+    fixed = cam.undistort(frame)
+    ys, xs = np.nonzero(fixed[:, :, 0] > 100)
+    assert abs(xs.mean() - 1000) < 1.5 and abs(ys.mean() - 600) < 1.5
+    plain = CameraModel(1000.0, 1000.0, 639.5, 359.5, 1280, 720)
+    assert plain.undistort(frame) is frame

@@ -14,9 +14,11 @@ import json
 import math
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -75,6 +77,14 @@ class CameraModel:
     def size(self) -> tuple[int, int]:
         """``(width, height)``."""
         return self.width, self.height
+
+    def undistort(self, frame: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        """Return ``frame`` (this model's size) as an ideal pinhole camera with the same
+        ``K`` would see it; the frame itself when there is no distortion."""
+        if not any(self.dist):
+            return frame
+        m1, m2 = _undistort_maps(self)
+        return np.asarray(cv2.remap(frame, m1, m2, cv2.INTER_LINEAR), dtype=np.uint8)
 
     def for_size(self, width: int, height: int) -> CameraModel:
         """Return this model for frames of ``width``×``height``.
@@ -154,3 +164,10 @@ class CameraModel:
             raise CalibrationError(f"The calibration file {path} is not valid JSON "
                                    f"(line {exc.lineno}: {exc.msg}).") from exc
         return cls.from_json(data)
+
+
+@lru_cache(maxsize=4)
+def _undistort_maps(cam: CameraModel) -> tuple[NDArray[np.int16], NDArray[np.uint16]]:
+    m1, m2 = cv2.initUndistortRectifyMap(cam.K, cam.dist_coeffs, None, cam.K, cam.size,
+                                         cv2.CV_16SC2)
+    return np.asarray(m1, dtype=np.int16), np.asarray(m2, dtype=np.uint16)
