@@ -70,6 +70,7 @@ def test_calibration_file_round_trip_and_rescaling(tmp_path):
 
 @pytest.mark.parametrize(("content", "message"), [
     ("{not json", "not valid JSON"),
+    (b"\x00\x80binary", "not a text"),
     ('{"format": "something else"}', "Not a camera calibration file"),
     ('{"format": "twinroom-camera", "version": 1, "image_size": [640, 480]}',
      "incomplete or has a wrong value"),
@@ -78,7 +79,10 @@ def test_calibration_file_round_trip_and_rescaling(tmp_path):
 ])
 def test_bad_calibration_files_are_refused_in_words(tmp_path, content, message):
     path = tmp_path / "bad.json"
-    path.write_text(content)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
     with pytest.raises(CalibrationError, match=message):
         CameraModel.load(path)
 

@@ -149,3 +149,15 @@ def test_uncalibrated_or_wrong_intrinsics_are_flagged():
     wrong = CameraModel(1400.0, 1400.0, 1100.0, 400.0, 1920, 1080, (0.3, 0.0, 0.0, 0.0))
     r = PoseTracker(SPEC, wrong).update(BoardDetector(SPEC).detect(frame))
     assert not r.trusted and r.reason.startswith("Reprojection error"), r.reason
+
+
+def test_look_at_keeps_the_world_up_at_the_top_of_the_image():
+    T = g.look_at((2.0, -1.0, 1.0), (0.0, 0.0, 0.5))
+    centre = project(CAM_1080, T, np.array([[0.0, 0.0, 0.5]]))[0]
+    assert centre == pytest.approx((959.5, 539.5), abs=1e-6)
+    above = project(CAM_1080, T, np.array([[0.0, 0.0, 0.8]]))[0]
+    assert above[1] < centre[1] - 50 and abs(above[0] - centre[0]) < 1e-6
+    # Looking along +X with Z up, +Y world is on the left of the image.
+    T = g.look_at((-2.0, 0.0, 0.0), (0.0, 0.0, 0.0))
+    left = project(CAM_1080, T, np.array([[0.0, 0.3, 0.0]]))[0]
+    assert left[0] < 959.5 - 50

@@ -164,6 +164,8 @@ class BoardSpec:
         """Read a board file. Raises ``BoardFileError`` with the reason in words."""
         try:
             text = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise BoardFileError(f"The board file {path} is not a text (JSON) file.") from exc
         except OSError as exc:
             raise BoardFileError(f"Cannot read the board file {path}: {exc.strerror}") from exc
         try:

@@ -155,6 +155,8 @@ class CameraModel:
         """Read a calibration file. Raises ``CalibrationError`` with the reason in words."""
         try:
             text = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise CalibrationError(f"The calibration file {path} is not a text (JSON) file.") from exc
         except OSError as exc:
             raise CalibrationError(f"Cannot read the calibration file {path}: "
                                    f"{exc.strerror}") from exc

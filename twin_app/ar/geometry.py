@@ -81,7 +81,7 @@ def look_at(eye: tuple[float, float, float], target: tuple[float, float, float],
     if np.linalg.norm(z) < 1e-12:
         raise ValueError("eye and target coincide")
     z /= np.linalg.norm(z)
-    x = np.cross(z, -np.asarray(up, dtype=np.float64))
+    x = np.cross(z, np.asarray(up, dtype=np.float64))
     if np.linalg.norm(x) < 1e-9:
         raise ValueError("viewing direction is parallel to up")
     x /= np.linalg.norm(x)
