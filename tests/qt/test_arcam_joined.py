@@ -76,14 +76,21 @@ def test_camera_ar_overlays_the_selection_where_it_is_and_warns_without_the_boar
 
     with pick(tmp_path / "fixture-board.json"):
         click(ar.board_btn)
+    assert "8×6 squares of 70 mm" in ar.setup_label.text()
+    # Without a calibration the board is found but the overlay is not to be trusted.
+    with pick(video):
+        click(ar.open_btn)
+    qtbot.waitUntil(lambda: ar.last is not None and ar.last.pose.found, timeout=20000)
+    assert ar.verdict.text().startswith("⚠ Do not trust the overlay — ")
+    assert ("not calibrated" in ar.verdict.text()
+            or "Reprojection error" in ar.verdict.text()), ar.verdict.text()
+
+    # Loading the calibration restarts the video with it.
     with pick(tmp_path / "station-cam.json"):
         click(ar.calib_btn)
     assert "Camera: station cam (1920×1080, fx 1400, 0.20 px)" in ar.setup_label.text()
-    assert "8×6 squares of 70 mm" in ar.setup_label.text()
-
-    with pick(video):
-        click(ar.open_btn)
-    qtbot.waitUntil(lambda: ar.last is not None and ar.last.index >= 3, timeout=20000)
+    qtbot.waitUntil(lambda: ar.last is not None and ar.last.camera.name == "station cam"
+                    and ar.last.index >= 3, timeout=20000)
     result = ar.last
     assert result.pose.trusted, ar.verdict.text()
     assert ar.verdict.text().startswith("✓ Registered:")

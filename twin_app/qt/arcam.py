@@ -79,6 +79,7 @@ class FrameResult:
     camera: CameraModel
     pose: PoseResult
     ms: float
+    stream: int  # which stream it belongs to (a frame of a stopped stream is dropped)
 
 
 class _Relay(QObject):
@@ -91,8 +92,9 @@ class _Tracker(threading.Thread):
     """Reads, detects and estimates poses off the GUI thread."""
 
     def __init__(self, source: FrameSource, spec: BoardSpec, camera: CameraModel | None,
-                 relay: _Relay) -> None:
+                 relay: _Relay, stream: int) -> None:
         super().__init__(name="camera-ar", daemon=True)
+        self.stream = stream
         self.source = source
         self.spec = spec
         self.camera = camera
@@ -152,7 +154,7 @@ class _Tracker(threading.Thread):
                     return
                 due = max(due + period, time.monotonic() - period)
             self.taken.clear()
-            self.relay.sig_frame.emit(FrameResult(index, rgb, cam, pose, ms))
+            self.relay.sig_frame.emit(FrameResult(index, rgb, cam, pose, ms, self.stream))
             index += 1
 
 
@@ -175,6 +177,7 @@ class CameraARWindow(QWidget):
         self.shown: NDArray[np.uint8] | None = None  # the composited image last painted
         self._worker: _Tracker | None = None
         self._source_arg: int | str | Path = 0
+        self._streams = 0
         self._highlight_key: tuple[int, ...] = ()
         self._relay = _Relay(self)
         self._relay.sig_frame.connect(self._on_frame)
@@ -298,7 +301,8 @@ class CameraARWindow(QWidget):
         self.source_label.setText(src.label)
         self.verdict.setText("Looking for the board…")
         self.verdict.setStyleSheet(IDLE_STYLE)
-        self._worker = _Tracker(src, self.spec, self.camera, self._relay)
+        self._streams += 1
+        self._worker = _Tracker(src, self.spec, self.camera, self._relay, self._streams)
         self._worker.start()
         self.stop_btn.setEnabled(True)
         return True
@@ -323,8 +327,8 @@ class CameraARWindow(QWidget):
     def _on_frame(self, result: FrameResult) -> None:
         worker = self._worker
         try:
-            if worker is None:
-                return  # stopped meanwhile
+            if worker is None or result.stream != worker.stream:
+                return  # stopped or replaced meanwhile
             self.last = result
             self._sync_highlight()
             pose = result.pose
@@ -339,7 +343,7 @@ class CameraARWindow(QWidget):
             self._show_verdict(result)
             self.sig_frame_shown.emit(result.index)
         finally:
-            if worker is not None:
+            if worker is not None and result.stream == worker.stream:
                 worker.taken.set()
 
     def _sync_highlight(self) -> None:
