@@ -47,6 +47,17 @@ def varied_views(spec: BoardSpec, n: int, distance: float, seed: int = 0,
     return out
 
 
+def calibration_views(spec: BoardSpec, camera: CameraModel, n: int = 14, seed: int = 7
+                      ) -> list[np.ndarray]:
+    """Frames of the board spread over the whole image and tilted 20–45°, as a person is
+    told to take them (distortion needs the image corners)."""
+    from twin_app.ar.synth import render_view
+
+    poses = varied_views(spec, n, 0.6, seed=seed, tilt=(20.0, 45.0), spread=(0.16, 0.09))
+    return [render_view(spec, camera, t, noise_sigma=2.0, blur_sigma=0.6, seed=i)
+            for i, t in enumerate(poses)]
+
+
 def write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
     """Write ``frames`` (BGR, one size) as a Motion-JPEG AVI, as a phone or webcam would."""
     h, w = frames[0].shape[:2]

@@ -19,18 +19,14 @@ from twin_app.ar import (
     calibrate,
 )
 from twin_app.ar import geometry as g
-from twin_app.ar.synth import render_view
 
-from .synthetic import CAM_720, varied_views, write_video
+from .synthetic import CAM_720, calibration_views, write_video
 
 SPEC = BoardSpec()
 
 
 def _views(n: int = 14, seed: int = 7):
-    # Spread over the whole image, as a person is told to: distortion needs the corners.
-    poses = varied_views(SPEC, n, 0.6, seed=seed, tilt=(20.0, 45.0), spread=(0.16, 0.09))
-    return [render_view(SPEC, CAM_720, t, noise_sigma=2.0, blur_sigma=0.6, seed=i)
-            for i, t in enumerate(poses)]
+    return calibration_views(SPEC, CAM_720, n, seed)
 
 
 def test_calibration_recovers_known_intrinsics():

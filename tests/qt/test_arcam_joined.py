@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QFileDialog
 
-from tests.ar.synthetic import write_video
+from tests.ar.synthetic import CAM_720, calibration_views, write_video
 from tests.qt.person import Dialogs, choose_file, click, select_in_tree
 from twin_app.ar import BoardSpec, CameraModel, project
 from twin_app.ar import geometry as g
@@ -117,3 +117,29 @@ def test_camera_ar_overlays_the_selection_where_it_is_and_warns_without_the_boar
     assert not orange(ar.shown[round(truth[1] * s), round(truth[0] * s)])
     qtbot.waitUntil(lambda: "end of the video" in ar.source_label.text(), timeout=20000)
     assert not ar.running and not ar.stop_btn.isEnabled()
+
+
+def test_calibrate_from_a_video_saves_a_readable_file_and_uses_it(join, qtbot, tmp_path):
+    _ada, w = join("Ada")
+    video = write_video(tmp_path / "wave-the-board.avi", calibration_views(BoardSpec(), CAM_720))
+    w.act_camera_ar.trigger()
+    ar = w.camera_ar
+    saved = tmp_path / "station-720.json"
+
+    def answer(dlg):
+        if not isinstance(dlg, QFileDialog):
+            dlg.reject()
+        elif dlg.acceptMode() == QFileDialog.AcceptMode.AcceptSave:
+            assert "reprojection error" in dlg.windowTitle()
+            choose_file(dlg, saved)
+        else:
+            choose_file(dlg, video)
+
+    with Dialogs(answer):
+        click(ar.calibrate_btn)
+        qtbot.waitUntil(lambda: ar.verdict.text().startswith("Calibrated:"), timeout=60000)
+    assert "14 views" in ar.verdict.text() and "station-720.json" in ar.verdict.text()
+    cam = CameraModel.load(saved)
+    assert abs(cam.fx - CAM_720.fx) / CAM_720.fx < 0.01 and cam.name == "wave-the-board"
+    assert "Camera: wave-the-board (1280×720, fx 10" in ar.setup_label.text()
+    assert ar.calibrate_btn.isEnabled()

@@ -17,7 +17,9 @@ Design notes
   banner "Do not trust the overlay — <reason>" (no board, partly seen, high reprojection
   error, ambiguous pose, uncalibrated camera). Without a pose the frame is shown alone.
 * Camera calibration and board files are read from the buttons (paths remembered in the
-  settings); calibrations are made with ``python -m twin_app.ar calibrate``.
+  settings). "Calibrate from Video…" fits a calibration to a video of the board shown
+  from many angles in a worker thread, then asks where to save it (a readable JSON file,
+  the same as ``python -m twin_app.ar calibrate`` writes) and uses it.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ from twin_app.ar import (
     FrameSource,
     PoseResult,
     PoseTracker,
+    calibrate,
+    detections_from_video,
 )
 from twin_app.render.arview import ARView
 
@@ -86,6 +90,8 @@ class _Relay(QObject):
     sig_frame = Signal(object)  # FrameResult
     sig_ended = Signal(str)  # why the stream stopped (end of file, webcam gone)
     sig_failed = Signal(str)  # a sentence for the user
+    sig_calibrated = Signal(object)  # CameraModel
+    sig_calibration_failed = Signal(str)
 
 
 class _Tracker(threading.Thread):
@@ -193,11 +199,15 @@ class CameraARWindow(QWidget):
         self.calib_btn = QPushButton("Camera Calibration…")
         self.calib_btn.setToolTip("Load the camera's calibration file "
                                   "(made with: python -m twin_app.ar calibrate)")
+        self.calibrate_btn = QPushButton("Calibrate from Video…")
+        self.calibrate_btn.setToolTip("Fit the camera's intrinsics to a video in which the "
+                                      "board is shown from many angles, and save them")
         self.board_btn = QPushButton("Board…")
         self.board_btn.setToolTip("Load the board file: board size and where it sits in the "
                                   "plant")
         bar = QHBoxLayout()
-        for b in (self.open_btn, self.webcam_btn, self.stop_btn, self.calib_btn, self.board_btn):
+        for b in (self.open_btn, self.webcam_btn, self.stop_btn, self.calib_btn,
+                  self.calibrate_btn, self.board_btn):
             bar.addWidget(b)
         bar.addStretch(1)
         self.image = QLabel("Open a video or a webcam that sees the board on the fixture.")
@@ -226,6 +236,10 @@ class CameraARWindow(QWidget):
         self.stop_btn.clicked.connect(self.stop)
         self.calib_btn.clicked.connect(self.calibration_dialog)
         self.board_btn.clicked.connect(self.board_dialog)
+        self.calibrate_btn.clicked.connect(self.calibrate_dialog)
+        self._relay.sig_calibrated.connect(self._on_calibrated)
+        self._relay.sig_calibration_failed.connect(self._on_calibration_failed)
+        self._calibrating: threading.Thread | None = None
         host.installEventFilter(self)
         self._restore()
         self._update_setup()
@@ -260,6 +274,57 @@ class CameraARWindow(QWidget):
         path = self._ask("Board file", "ar/board", JSON_FILTER)
         if path is not None:
             self.load_board(path)
+
+    def calibrate_dialog(self) -> None:
+        """Ask for a calibration video, fit the intrinsics off the GUI thread, then ask
+        where to save them (and use them)."""
+        path = self._ask("Calibration video: the board shown from many angles", "ar/video_dir",
+                         VIDEO_FILTER)
+        if path is None:
+            return
+        spec, relay = self.spec, self._relay
+
+        def work() -> None:
+            try:
+                dets = detections_from_video(spec, path)
+                relay.sig_calibrated.emit(calibrate(spec, dets, name=path.stem))
+            except ARError as exc:
+                relay.sig_calibration_failed.emit(str(exc))
+            except Exception as exc:  # report, never die silently
+                log.exception("calibration failed")
+                relay.sig_calibration_failed.emit(f"Calibration failed: {exc}")
+
+        self.calibrate_btn.setEnabled(False)
+        self.verdict.setText(f"Calibrating from {path.name}…")
+        self.verdict.setStyleSheet(IDLE_STYLE)
+        self._calibrating = threading.Thread(target=work, name="camera-calibration",
+                                             daemon=True)
+        self._calibrating.start()
+
+    def _on_calibrated(self, cam: CameraModel) -> None:
+        self.calibrate_btn.setEnabled(True)
+        self._calibrating = None
+        quality = f"{cam.views} views, reprojection error {cam.rms_px or 0:.2f} px"
+        start = str(Path(str(self.settings.value("ar/video_dir", str(Path.home()))))
+                    / f"{cam.name or 'camera'}.json")
+        path, _ = QFileDialog.getSaveFileName(self, f"Save the calibration ({quality})", start,
+                                              JSON_FILTER)
+        if not path:
+            self.verdict.setText(f"Calibration not saved ({quality}).")
+            return
+        try:
+            cam.save(path)
+        except OSError as exc:
+            self._warn(f"Cannot save the calibration to {path}: {exc.strerror}")
+            return
+        self.load_calibration(Path(path))
+        self.verdict.setText(f"Calibrated: {quality}; saved to {Path(path).name}.")
+        self.verdict.setStyleSheet(OK_STYLE if (cam.rms_px or 0) <= 1.0 else WARN_STYLE)
+
+    def _on_calibration_failed(self, message: str) -> None:
+        self.calibrate_btn.setEnabled(True)
+        self._calibrating = None
+        self._warn(message)
 
     def load_calibration(self, path: Path, quiet: bool = False) -> bool:
         """Use the calibration in ``path``; on error say why and keep the current one."""
