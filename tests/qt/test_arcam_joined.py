@@ -112,6 +112,7 @@ def test_camera_ar_overlays_the_selection_where_it_is_and_warns_without_the_boar
     qtbot.waitUntil(lambda: ar.last is not None and not ar.last.pose.found, timeout=20000)
     assert ar.verdict.text() == "⚠ Do not trust the overlay — No board in view"
     assert "background" in ar.verdict.styleSheet() and "#b35900" in ar.verdict.styleSheet()
+    ar.grab().save(str(tmp_path / "camera_ar_no_board.png"))
     truth = project(CAM, camera_at(WITH_BOARD - 1), R1_CENTRE)[0]
     s = ar.view.size[0] / 1920
     assert not orange(ar.shown[round(truth[1] * s), round(truth[0] * s)])

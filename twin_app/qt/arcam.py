@@ -395,6 +395,9 @@ class CameraARWindow(QWidget):
             if worker is None or result.stream != worker.stream:
                 return  # stopped or replaced meanwhile
             self.last = result
+            if self.view.closed:  # shut down once (the main window's close was cancelled)
+                self.view = ARView()
+                self._highlight_key = ()
             self._sync_highlight()
             pose = result.pose
             t = pose.T_cam_world

@@ -175,6 +175,11 @@ class ARView:
         self._lines = actor
 
     @property
+    def closed(self) -> bool:
+        """True after ``close()``."""
+        return self._closed
+
+    @property
     def highlight_count(self) -> int:
         """Number of highlighted parts."""
         return len(self._actors)
