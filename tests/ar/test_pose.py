@@ -161,3 +161,15 @@ def test_look_at_keeps_the_world_up_at_the_top_of_the_image():
     T = g.look_at((-2.0, 0.0, 0.0), (0.0, 0.0, 0.0))
     left = project(CAM_1080, T, np.array([[0.0, 0.3, 0.0]]))[0]
     assert left[0] < 959.5 - 50
+
+
+def test_corners_on_one_line_give_no_pose_and_say_so():
+    from twin_app.ar import Detection
+
+    ids = np.arange(7, dtype=np.int32)  # the first row of inner corners
+    truth = view(SPEC, 0.5, 20, (1, 0))
+    corners = project(CAM_1080, truth, SPEC.object_points()[ids])
+    det = Detection(corners, ids, 4, 50.0, 1.0, (1920, 1080), 1.0)
+    result = PoseTracker(SPEC, CAM_1080).update(det)
+    assert not result.found and not result.trusted
+    assert result.reason == "Board partly seen: its 7 corners lie on one line"

@@ -20,6 +20,7 @@ RMS reprojection error over the corners is the registration quality shown to the
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from twin_app.ar.board import BoardSpec
 from twin_app.ar.camera import CameraModel
 from twin_app.ar.detect import Detection
 from twin_app.ar.geometry import Mat4, from_rvec_tvec, invert, rotation_angle
+
+log = logging.getLogger(__name__)
 
 NO_BOARD = "No board in view"
 
@@ -110,10 +113,20 @@ class PoseTracker:
                       f"{lim.min_corners} needed")
             return PoseResult(False, reason, det.count, det.markers, detect_ms=det.ms)
         cam = self.camera.for_size(*det.image_size)
+        if self._collinear(det.ids):
+            return PoseResult(False, f"Board partly seen: its {det.count} corners lie on one "
+                              "line", det.count, det.markers, detect_ms=det.ms)
         obj = np.ascontiguousarray(self._obj[det.ids], dtype=np.float64)
         img = np.ascontiguousarray(det.corners, dtype=np.float64)
-        _n, rvecs, tvecs, errs = cv2.solvePnPGeneric(
-            obj, img, cam.K, cam.dist_coeffs, flags=cv2.SOLVEPNP_IPPE)
+        try:
+            _n, rvecs, tvecs, errs = cv2.solvePnPGeneric(
+                obj, img, cam.K, cam.dist_coeffs, flags=cv2.SOLVEPNP_IPPE)
+        except cv2.error:
+            log.warning("IPPE failed on %d corners", det.count, exc_info=True)
+            rvecs = ()
+        if len(rvecs) == 0:
+            return PoseResult(False, "No pose from these corners (degenerate view)", det.count,
+                              det.markers, detect_ms=det.ms)
         sols = [from_rvec_tvec(np.asarray(r), np.asarray(t)) for r, t in zip(rvecs, tvecs,
                                                                               strict=True)]
         e = [float(v) for v in np.asarray(errs, dtype=np.float64).reshape(-1)]
@@ -157,6 +170,12 @@ class PoseTracker:
         if not cam.calibrated:
             return False, f"Camera not calibrated (intrinsics guessed); {quality}"
         return True, f"Registered: {quality}"
+
+    def _collinear(self, ids: NDArray[np.int32]) -> bool:
+        pts = self._obj[ids][:, :2]
+        centred = pts - pts.mean(axis=0)
+        # second singular value ~ spread across the best-fit line (metres · √n)
+        return bool(np.linalg.svd(centred, compute_uv=False)[-1] < 1e-6)
 
     @staticmethod
     def _project(cam: CameraModel, T: Mat4, obj: NDArray[np.float64]) -> NDArray[np.float64]:
