@@ -116,14 +116,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _out(f"twin-sync: cannot start: {exc}")
         return 1
     log = logging.getLogger("sync_server")
-    log.info("twin-sync %s serving %s on %s", version_line("twin-sync"), data, server.endpoint)
+
+    def ready(endpoint: str) -> None:
+        _out(f"twin-sync listening on {endpoint} epoch {server.epoch}")  # the first line, always
+        log.info("%s serving %s", version_line("twin-sync"), data)
+
     # Rooms hold millions of long-lived objects (documents, ring buffers). A full cyclic
     # GC pass over them stalls the loop for tens of milliseconds; our data has no cycles
     # to collect, so keep what is loaded out of the collector's view and run it rarely.
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
     try:
-        server.run(ready=lambda ep: _out(f"twin-sync listening on {ep} epoch {server.epoch}"))
+        server.run(ready=ready)
     finally:
         stop_watch.set()
         server.close()

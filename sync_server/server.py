@@ -445,7 +445,8 @@ class Server:
         try:
             msg = protocol.decode(frames[1:], self.cfg.limits.max_message)
         except ProtocolError as exc:
-            version = protocol.header_version(frames[1:]) or protocol.VERSION
+            version = protocol.header_version(frames[1:])
+            version = protocol.VERSION if version is None else version
             if exc.code == protocol.E_BAD_VERSION:
                 why = protocol.version_refusal("app", version, 0, "", __version__)
                 self._refuse(rid, exc.code, why or str(exc), version)

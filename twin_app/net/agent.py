@@ -368,7 +368,8 @@ class Agent(threading.Thread):
                 msg = protocol.decode(frames, protocol.MAX_SERVER_FRAME, protocol.MAX_SERVER_FRAME)
             except ProtocolError as exc:
                 if exc.code == protocol.E_BAD_VERSION:  # a server of another protocol version
-                    version = protocol.header_version(frames) or protocol.VERSION
+                    version = protocol.header_version(frames)
+                    version = protocol.VERSION if version is None else version
                     self._refuse_server(protocol.version_refusal("server", version, 0, "", __version__))
                     return
                 log.warning("dropped a malformed message from the server: %s", exc)
