@@ -52,6 +52,7 @@ def test_sigterm_mid_burst_acks_what_it_accepted_and_sends_clients_to_reconnect(
         assert b.wait_for(lambda: any(s == "offline" for s, _ in states), 10)
         assert any("the server is stopping" in d for s, d in states if s == "offline")
         a.process_events()
+        assert a.unacked_count > 0  # edits made after SIGTERM wait in a's outbox
         # Every edit the server acknowledged is in its log.
         db = sqlite3.connect(srv.data / "rooms" / "line-1.db")
         logged = {row[0] for row in db.execute("SELECT cseq FROM ops WHERE client_id = ?", (a.client_id,))}
@@ -135,14 +136,23 @@ def test_systemd_credentials_directory_is_read(tmp_path):
         proc.wait(timeout=30)
 
 
-def test_the_service_files_run_the_commands_this_release_has():
+def test_the_service_files_use_only_what_this_release_has():
+    import re
+
+    from sync_server.config import ENV
+
     root = Path(__file__).resolve().parents[2]
     unit = (root / "packaging" / "twin-sync.service").read_text()
     container = (root / "packaging" / "Containerfile").read_text()
-    help_text = twin_sync("serve", "--help").stdout + twin_sync("--help").stdout
-    for option in ("--log-stdout", "--token-file"):
-        assert option in help_text
-        assert option in unit or option in container
-    assert "twin-sync health" in container and "HEALTHCHECK" in container
+    help_text = "".join(twin_sync(*cmd, "--help").stdout for cmd in ([], ["serve"], ["health"], ["backup"]))
+    for text in (unit, container):
+        for var in set(re.findall(r"TWIN_SYNC_[A-Z_]+", text)):
+            assert var in ENV, var
+        for line in text.splitlines():
+            if "twin-sync" in line and not line.lstrip().startswith("#"):
+                for option in re.findall(r"(?<![\w-])--[a-z][a-z-]+", line):
+                    assert option in help_text, (option, line)
+    assert "twin-sync health" in unit and '"health"' in container and "HEALTHCHECK" in container
     assert "VOLUME" in container and "STOPSIGNAL SIGTERM" in container
     assert "KillSignal=SIGTERM" in unit and "LoadCredential=tokens" in unit
+    assert "--log-stdout" in unit and "--log-stdout" in container
