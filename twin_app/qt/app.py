@@ -23,6 +23,7 @@ import colorsys
 import gc
 import getpass
 import hashlib
+import importlib.util
 import logging
 import os
 import sys
@@ -150,6 +151,11 @@ class BackgroundHost:
 def main(argv: list[str] | None = None) -> int:
     """Run the desktop client; returns the process exit code."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    missing = [m for m in ("PySide6", "vtkmodules", "pyvistaqt") if importlib.util.find_spec(m) is None]
+    if missing:  # a server-only install (`pip install twinroom`)
+        sys.stderr.write(f"twin-app: the desktop app needs {', '.join(missing)}, which this "
+                         "installation does not have: pip install 'twinroom[app]'\n")
+        return 2
     # The network thread and the GUI thread share the GIL; the default 5 ms switch
     # interval would let one hold the other up for that long (edits, then frames, lag).
     sys.setswitchinterval(0.0005)
