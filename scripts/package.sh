@@ -26,6 +26,13 @@ mkdir -p build
 "$PY" -m PyInstaller --noconfirm --log-level WARN --distpath dist/bundle --workpath build/pyinstaller \
   packaging/twinroom.spec >build/pyinstaller.log 2>&1 || { tail -40 build/pyinstaller.log; exit 1; }
 bundle=dist/bundle/Twinroom
+# Debug symbols out of VTK's and CPython's libraries (-150 MB). Not a global strip: it
+# corrupts libraries that auditwheel patched (numpy's OpenBLAS then fails to load).
+if command -v strip >/dev/null; then
+  find "$bundle/_internal/vtkmodules" "$bundle"/_internal/python3.* -name '*.so*' -type f \
+    -exec strip --strip-unneeded {} +
+  strip --strip-unneeded "$bundle"/_internal/libpython3*.so*
+fi
 cp packaging/linux/twinroom.desktop packaging/linux/install.sh "$bundle/"
 cat >"$bundle/README.txt" <<TXT
 Twinroom $version for Linux ($arch)
