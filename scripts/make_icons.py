@@ -2,8 +2,8 @@
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/make_icons.py
 
-Writes twinroom-<size>.png next to the SVG (committed; rerun after editing the SVG). The
-Windows .ico and macOS .icns are made from the 256 px PNG when the bundle is built.
+Writes twinroom-<size>.png and the Windows twinroom.ico next to the SVG (committed; rerun
+after editing the SVG). The macOS .icns is made from the 512 px PNG when the bundle is built.
 """
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ def main() -> int:
         renderer.render(painter)
         painter.end()
         image.save(str(ICONS / f"twinroom-{size}.png"))
+    from PIL import Image  # (Pillow comes with the app extra, through matplotlib)
+
+    Image.open(ICONS / "twinroom-256.png").save(
+        ICONS / "twinroom.ico", sizes=[(s, s) for s in (16, 24, 32, 48, 64, 128, 256)])
     del app
     sys.stdout.write(f"icons written to {ICONS}\n")
     return 0
