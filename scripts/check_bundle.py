@@ -61,10 +61,10 @@ def main(argv: list[str]) -> int:
         app = tmp / "app" / "Twinroom"
         out["bundle_mb"] = round(dir_size(app) / 2**20, 1)
         env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp / "home"), "LANG": "C.UTF-8"}
-        version = subprocess.run([str(app / "Twinroom"), "--version"], capture_output=True,
+        version = subprocess.run([str(app / "Twinroom"), "--version"], check=False, capture_output=True,
                                  text=True, env=env, timeout=60)
         server_version = subprocess.run([str(app / "Twinroom"), "twin-sync", "--version"],
-                                        capture_output=True, text=True, env=env, timeout=60)
+                                        check=False, capture_output=True, text=True, env=env, timeout=60)
         out["version"] = version.stdout.strip()
         out["server_version"] = server_version.stdout.strip()
         shot = tmp / "shot.png"
@@ -73,7 +73,7 @@ def main(argv: list[str]) -> int:
             ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", str(app / "Twinroom"),
              "--data-dir", str(tmp / "data"), "--settings", str(tmp / "settings.ini"),
              "--size", "1280x800", "--screenshot", str(shot)],
-            capture_output=True, text=True, env=env, timeout=300,
+            check=False, capture_output=True, text=True, env=env, timeout=300,
         )
         out["run_s"] = round(time.monotonic() - t0, 1)
         found = re.search(r"startup_s=([0-9.]+)", run.stderr)

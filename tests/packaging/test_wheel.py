@@ -54,7 +54,7 @@ print("round trip ok; heavy modules:", heavy)
 
 
 def run(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout,
+    proc = subprocess.run(list(args), check=False, capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})
     assert proc.returncode == 0, f"{args}: {proc.stdout[-2000:]}{proc.stderr[-3000:]}"
     return proc
@@ -103,7 +103,7 @@ def test_the_server_install_has_no_qt_or_vtk_and_its_commands_work(dists, tmp_pa
         assert version.startswith(f"{command} {__version__} (Twinroom protocol ")
         assert "usage:" in run(str(bin_dir / command), "--help").stdout
     # twin-app itself says what is missing instead of a traceback.
-    proc = subprocess.run([str(bin_dir / "twin-app")], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([str(bin_dir / "twin-app")], check=False, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "pip install 'twinroom[app]'" in proc.stderr
     # The demo plant comes with the wheel: the server seeds the demo room from it.
     script = tmp_path / "round_trip.py"
