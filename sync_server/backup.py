@@ -12,6 +12,7 @@ every room's head seq and document hash:
 * **Assets** are content-addressed and never change once complete: they are copied after
   the rooms (so every mesh a copied room refers to and the server had is there) and
   checked against their names; partial uploads (``.part``) are left out.
+* The sensor log (``sensors.sqlite``) is copied the same way as the rooms.
 * ``tokens.toml`` (hashes only) and ``keys/`` (the server's CurveZMQ key pair) come along,
   private to the user, so clients keep their tokens and the server key they trust.
 
@@ -106,6 +107,9 @@ def backup(data: Path, out: Path) -> dict[str, Any]:
         target = out / "rooms" / path.name
         _copy_room(path, target)
         rooms[path.stem] = room_state(target).as_json()
+    sensors = data / "sensors.sqlite"  # the sensor log (full-rate samples), same treatment
+    if sensors.exists():
+        _copy_room(sensors, out / sensors.name)
     assets = 0
     src_assets = data / "assets"
     if src_assets.is_dir():
@@ -130,7 +134,7 @@ def backup(data: Path, out: Path) -> dict[str, Any]:
     manifest = {
         "format": FORMAT, "release": __version__, "source": str(data.resolve()),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0)),
-        "rooms": rooms, "assets": assets,
+        "rooms": rooms, "assets": assets, "sensor_log": sensors.exists(),
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
     return manifest

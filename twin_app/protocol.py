@@ -25,6 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
+import numpy as np
+
+from twin_app.core.samples import ArraySample, Frame
 
 SIGNATURE = b"TW"
 HEADER = struct.Struct(">2sBB")
@@ -66,6 +69,15 @@ ASSET_PUT = 22
 ASSET_GET = 23
 ASSET_DATA = 24
 ASSET_ACK = 25
+# The sensor lane (see docs/protocol.md, "Sensors"): never mixed with the op stream.
+SENSOR_SUB = 30
+SENSOR_STREAMS = 31
+SENSOR_FRAME = 32
+SENSOR_CREDIT = 33
+SENSOR_PUSH = 34
+SENSOR_QUERY = 35
+SENSOR_DATA = 36
+SENSOR_SOURCE = 37
 
 NAMES = {
     HELLO: "HELLO", WELCOME: "WELCOME", JOIN: "JOIN", SNAPSHOT: "SNAPSHOT",
@@ -73,6 +85,9 @@ NAMES = {
     PRESENCE: "PRESENCE", HEARTBEAT: "HEARTBEAT", ERROR: "ERROR", BYE: "BYE",
     ASSET_HAVE: "ASSET_HAVE", ASSET_MISSING: "ASSET_MISSING", ASSET_PUT: "ASSET_PUT",
     ASSET_GET: "ASSET_GET", ASSET_DATA: "ASSET_DATA", ASSET_ACK: "ASSET_ACK",
+    SENSOR_SUB: "SENSOR_SUB", SENSOR_STREAMS: "SENSOR_STREAMS", SENSOR_FRAME: "SENSOR_FRAME",
+    SENSOR_CREDIT: "SENSOR_CREDIT", SENSOR_PUSH: "SENSOR_PUSH", SENSOR_QUERY: "SENSOR_QUERY",
+    SENSOR_DATA: "SENSOR_DATA", SENSOR_SOURCE: "SENSOR_SOURCE",
 }
 
 # Error / nack codes (stable strings; see docs/protocol.md).
@@ -227,6 +242,34 @@ SCHEMAS: dict[int, dict[str, tuple[Check, bool]]] = {
         "error": (_str(256), False),
     },
     ASSET_ACK: {"hash": (_HASH, True), "offset": (_uint, True), "error": (_str(256), False)},
+    # Sensor lane. Columns travel as little-endian binary frames (see docs/protocol.md).
+    SENSOR_SUB: {"on": (_bool, True), "hz": (_num, False)},
+    SENSOR_STREAMS: {
+        "streams": (_list(_list(_any, 5), 1 << 20), True),
+        "sources": (_list(_map, 10_000), False),
+    },
+    SENSOR_FRAME: {
+        "fseq": (_uint, True), "t": (_int, True), "n": (_uint, True),
+        "arrays": (_list(_list(_any, 4), 4096), False),
+    },
+    SENSOR_CREDIT: {"fseq": (_uint, True)},
+    SENSOR_PUSH: {
+        "tags": (_list(_str(256), 1 << 16), True),
+        "n": (_uint, True),
+        "arrays": (_list(_list(_any, 4), 4096), False),
+        "units": (_list(_str(32), 1 << 16), False),
+    },
+    SENSOR_QUERY: {
+        "req": (_uint, True), "tags": (_list(_str(256), 64), True),
+        "t0": (_int, True), "t1": (_int, True), "points": (_uint, True),
+    },
+    SENSOR_DATA: {
+        "req": (_uint, True), "series": (_list(_list(_any, 3), 64), True),
+        "error": (_str(1024), False),
+    },
+    SENSOR_SOURCE: {
+        "name": (_str(128), True), "online": (_bool, True), "detail": (_str(1024), False),
+    },
 }
 
 
@@ -354,3 +397,34 @@ def decode(
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
         raise ProtocolError(E_BAD_BODY, f"undecodable msgpack body: {exc}") from exc
     return Message(msg_type, validate(msg_type, body), [bytes(b) for b in frames[1:]])
+
+
+# -- sensor frames ------------------------------------------------------------------------
+def encode_frame(fseq: int, frame: Frame) -> list[bytes]:
+    """A ``SENSOR_FRAME`` message: the body, the 8 columns, one float32 frame per array."""
+    arrays = [[a.stream, a.t_ns, a.quality, list(a.values.shape)] for a in frame.arrays]
+    return encode(SENSOR_FRAME, {"fseq": fseq, "t": frame.t_ns, "n": len(frame), "arrays": arrays},
+                  [*frame.blobs(), *(np.ascontiguousarray(a.values, "<f4").tobytes() for a in frame.arrays)])
+
+
+def decode_frame(msg: Message) -> Frame:
+    """The frame of a decoded ``SENSOR_FRAME``; raises ``ProtocolError`` if malformed."""
+    body, blobs = msg.body, msg.blobs
+    ncol = len(Frame.COLUMNS)
+    arrays = body.get("arrays") or []
+    if len(blobs) != ncol + len(arrays):
+        raise ProtocolError(E_BAD_BODY, "SENSOR_FRAME: wrong number of binary frames")
+    try:
+        frame = Frame.from_blobs(blobs[:ncol], body["t"])
+    except ValueError as exc:
+        raise ProtocolError(E_BAD_BODY, f"SENSOR_FRAME: {exc}") from exc
+    if len(frame) != body["n"]:
+        raise ProtocolError(E_BAD_BODY, "SENSOR_FRAME: n does not match the columns")
+    for spec, blob in zip(arrays, blobs[ncol:], strict=True):
+        sid, t_ns, quality, shape = spec
+        if not (_uint(sid) and _int(t_ns) and _uint(quality) and isinstance(shape, list) and len(shape) == 2
+                and all(_uint(d) and 0 < d <= 4096 for d in shape) and len(blob) == 4 * shape[0] * shape[1]):
+            raise ProtocolError(E_BAD_BODY, "SENSOR_FRAME: malformed array entry")
+        values = np.frombuffer(blob, "<f4").astype(np.float32).reshape(shape[0], shape[1])
+        frame.arrays.append(ArraySample(sid, t_ns, values, quality))
+    return frame
