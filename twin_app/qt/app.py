@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         check_and_migrate(settings)
     except SettingsTooNew as exc:
         return refuse(exc)
-    icon = Path(__file__).resolve().parent.parent / "assets" / "icons" / "twinroom.svg"
+    icon = Path(__file__).resolve().parent.parent / "assets" / "icons" / "twinroom-256.png"
     if icon.exists():
         from PySide6.QtGui import QIcon
 
