@@ -440,6 +440,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run ``twin-sync``; return the exit status."""
     args = build_parser().parse_args(argv)
     level = args.log_level.upper() if args.log_level else ("INFO" if args.verbose else "WARNING")
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        _out(f"twin-sync: unknown log level {args.log_level!r} (TWIN_SYNC_LOG_LEVEL): "
+             "use debug, info, warning or error")
+        return 2
     logging.basicConfig(
         level=level, stream=sys.stdout if args.log_stdout else sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
