@@ -2,8 +2,9 @@
 
     twin-bench sync [--quick]     sync backbone (latency vs raw ZeroMQ, throughput, join, recovery)
     twin-bench render [--quick]   rendering at plant scale (vs a bare pyvista baseline)
-    twin-bench all [--quick]      both, merged
     twin-bench sensors [--quick]  sensor lane: ingest rate, sample-to-screen latency, recolour, bytes/sample
+    twin-bench ar [--quick]       camera AR: board detection + pose per 1080p frame, accuracy
+    twin-bench all [--quick]      every suite above, merged
     twin-bench soak [--minutes N] a server and a window under load for N minutes (memory, threads, log size)
     twin-bench replay [--quick]   recordings: open time, seek p95, replay vs direct ops/s, memory, overhead
 """
@@ -43,7 +44,13 @@ def _replay(quick: bool, _durability: str) -> dict[str, Any]:
     return replay.run(quick)
 
 
-SUITES = {"sync": _sync, "render": _render, "sensors": _sensors, "replay": _replay}
+def _ar(quick: bool, _durability: str) -> dict[str, Any]:
+    from bench import ar
+
+    return ar.run(quick)
+
+
+SUITES = {"sync": _sync, "render": _render, "sensors": _sensors, "ar": _ar, "replay": _replay}
 
 
 def _soak(minutes: float) -> dict[str, Any]:
@@ -54,7 +61,10 @@ def _soak(minutes: float) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen suite(s) and print their JSON; return the exit status."""
+    from twin_app import version_line
+
     p = argparse.ArgumentParser(prog="twin-bench", description="Twinroom benchmarks (JSON on stdout)")
+    p.add_argument("--version", action="version", version=version_line("twin-bench"))
     p.add_argument("suite", choices=[*SUITES, "all", "soak"])
     p.add_argument("--quick", action="store_true", help="fewer repetitions (< 2 minutes per suite)")
     p.add_argument("--minutes", type=float, default=5.0, help="soak: how long to run (default 5)")

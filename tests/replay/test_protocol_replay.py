@@ -1,4 +1,4 @@
-"""docs/protocol.md §12 checked by a raw client: only HELLO, then REPLAY_* requests."""
+"""docs/protocol.md §13 checked by a raw client: only HELLO, then REPLAY_* requests."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def ask(s, msg_type: int, body: dict) -> protocol.Message:
     return m
 
 
-def test_replay_requests_follow_section_12(server, room_name):
+def test_replay_requests_follow_section_13(server, room_name):
     editor, _snap = joined(server.endpoint, room_name)
     ids = [new_id() for _ in range(5)]
     for i, nid in enumerate(ids, 1):

@@ -237,3 +237,10 @@ def test_a_log_from_before_the_index_is_indexed_on_first_opening(tmp_path):
     rlog.append([Entry(303, time.time_ns(), "server", 303, op, op_to_wire(op))])
     rlog.close()
     assert [m.kind for m in Replay(FileRecording(path)).index.marks][-1] == "alarm_clear"
+
+
+def test_the_replay_reader_knows_the_room_log_schema_the_server_writes():
+    from sync_server.roomlog import SCHEMA_VERSION
+    from twin_app.replay.files import READS_SCHEMA
+
+    assert READS_SCHEMA == SCHEMA_VERSION

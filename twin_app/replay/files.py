@@ -72,12 +72,20 @@ def _unpack_chunks(blob: bytes, codec: str) -> list[bytes]:
     return chunks
 
 
+READS_SCHEMA = 2  # the newest room log schema this reader knows (sync_server.roomlog.SCHEMA_VERSION)
+
+
 def open_log(path: Path) -> sqlite3.Connection:
     """Open a room log for reading (and for indexing it if needed). Raises ``RecordingError``."""
     if not path.exists():
         raise RecordingError(f"no recording at {path}")
     try:
         db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=5.0)
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version > READS_SCHEMA:
+            db.close()
+            raise RecordingError(f"{path.name} was written by a newer Twinroom (room log schema {version}); "
+                                 "update to replay it")
         db.execute("PRAGMA journal_mode=WAL")
         if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'ops'").fetchone():
             db.close()

@@ -7,7 +7,7 @@ timeline events. ``Recording`` is the interface both a file reader
 the ``Replay`` engine only talks to it.
 
 Times are ns since the Unix epoch (server clock). ``to_wire``/``from_wire`` convert the
-records to plain lists and maps for the ``REPLAY_*`` messages (docs/protocol.md §12);
+records to plain lists and maps for the ``REPLAY_*`` messages (docs/protocol.md §13);
 ``from_wire`` raises ``ValueError`` on anything malformed.
 """
 

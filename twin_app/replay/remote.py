@@ -1,4 +1,4 @@
-"""A recording on a server, asked for over the wire (``REPLAY_*``, docs/protocol.md §12).
+"""A recording on a server, asked for over the wire (``REPLAY_*``, docs/protocol.md §13).
 
 ``ReplayLink`` is one connection (its own DEALER and session; it joins no room, so it
 is not seen as present) that answers requests synchronously, with a timeout:
