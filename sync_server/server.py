@@ -370,10 +370,6 @@ class Server:
             self.hub.stop()
         if self.replay is not None:
             self.replay.stop()
-        for room in self.rooms.values():  # the recording says everyone left at shutdown
-            for session in room.members.values():
-                room.recorder.left(session.id, session.client_id, presence_recorded(room.doc))
-            room.log.append_presence(room.recorder.take(time.monotonic(), presence_recorded(room.doc)))
         for room in [*self.rooms.values(), *self._closing.values()]:
             room.log.close()
         if self._router is not None:
@@ -473,6 +469,10 @@ class Server:
         disk fails stays unacknowledged, and its author resends it: nothing acked is lost.
         """
         self._flush()
+        for room in self.rooms.values():  # the recording says everyone left at shutdown
+            for session in room.members.values():
+                room.recorder.left(session.id, session.client_id, presence_recorded(room.doc))
+            room.log.append_presence(room.recorder.take(time.monotonic(), presence_recorded(room.doc)))
         for room in [*self.rooms.values(), *self._closing.values()]:
             room.log.close()
         self._writer_events()
