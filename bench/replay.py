@@ -255,6 +255,12 @@ def _play(path: Path, sensors: Path, until_s: float, step_s: float) -> tuple[int
 
 def _peak_child(path: str, sensors: str, until_s: float, q: Any) -> None:
     _play(Path(path), Path(sensors), until_s, 16.0 / 30.0)  # 16× at 30 frames per second
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork and exec, so a child would
+    # report the benchmark parent's peak (it holds the million ops it wrote).
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            q.put(int(line.split()[1]) / 1024.0)
+            return
     q.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
 
 
