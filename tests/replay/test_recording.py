@@ -180,11 +180,12 @@ def _small_log(path, n=300):
     return nid, t
 
 
-def test_a_damaged_recording_replays_up_to_the_damage_and_says_so(tmp_path):
+@pytest.mark.parametrize("blob", [b"\xc1\xc1\xc1", msgpack.packb(["bogus"])], ids=["not msgpack", "not an op"])
+def test_a_damaged_recording_replays_up_to_the_damage_and_says_so(tmp_path, blob):
     path = tmp_path / "damaged.db"
     nid, t = _small_log(path)
     db = sqlite3.connect(str(path))
-    db.execute("UPDATE ops SET op = x'c1c1c1' WHERE seq = 200")  # bit rot in one row
+    db.execute("UPDATE ops SET op = ? WHERE seq = 200", (blob,))  # bit rot in one row
     db.commit()
     db.close()
     replay = Replay(FileRecording(path))

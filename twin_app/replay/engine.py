@@ -33,6 +33,7 @@ import numpy as np
 from twin_app.core import snapshot
 from twin_app.core.changes import ChangeSet
 from twin_app.core.document import Document, Node
+from twin_app.core.errors import InvalidOp
 from twin_app.core.ops import Op, apply, op_from_wire
 from twin_app.core.store import ClientStore
 from twin_app.replay.model import Fetch, Index, PresenceState, Recording, Sample
@@ -163,13 +164,19 @@ class Replay:
         if fetch.ops:
             run: list[tuple[int, str, int, Op]] = []
             for seq, _t, cid, wire in fetch.ops:
-                op = op_from_wire(wire)
+                try:
+                    op = op_from_wire(wire)
+                except InvalidOp as exc:  # a damaged row that still decodes: stop before it
+                    fetch.damaged = f"op {seq} of the recording is damaged ({exc}); it can be replayed up to op {seq - 1}"
+                    fetch.more = False
+                    break
                 run.append((seq, cid, 0, op))
                 if not self._tags_dirty and _may_bind(op):
                     self._tags_dirty = True
-            self.store.remote_many(run)
-            self.stats["ops"] += len(run)
-            self.seq = fetch.ops[-1][0]
+            if run:
+                self.store.remote_many(run)
+                self.stats["ops"] += len(run)
+                self.seq = run[-1][0]
 
     def _current_tags(self) -> tuple[str, ...]:
         tags = {str(n.props["tag"]) for n in self.store.doc.nodes.values()
