@@ -1,0 +1,353 @@
+"""MQTT source (paho-mqtt 2): plain JSON payloads or Sparkplug B.
+
+Settings (a ``[[source]]`` table with ``type = "mqtt"``)::
+
+    url = "mqtt://host:1883"        # mqtts:// for TLS (port 8883 by default)
+    username = "twin"               # optional; password or password_env
+    tls = true                      # optional (implied by mqtts://); ca_file = "ca.pem"
+    topics = ["plant/#"]            # for Sparkplug default "spBv1.0/#"
+    format = "json"                 # or "sparkplug"
+    qos = 1
+    share = "twinroom"              # MQTT 5 shared subscription: $share/twinroom/<topic>
+    client_id = ""                  # default: twinroom-<name>-<random>
+    keepalive = 30
+
+JSON payloads (tag = the topic, or ``topic/key`` for a map of several values):
+
+* a bare number (``21.5``), or ``true``/``false`` (1/0);
+* ``{"value": 21.5, "ts": 1733130000123, "quality": "good"}`` — ``ts`` or ``t`` in
+  seconds, milliseconds, microseconds or nanoseconds since the epoch (told apart by
+  magnitude) or an ISO 8601 string; ``quality``/``q`` a name (good, uncertain, bad) or
+  0–4; without a time the sample is stamped on arrival;
+* a map of named values ``{"temp": 21.5, "hum": {"value": 40, "q": "bad"}, "ts": …}``
+  (a shared ``ts``/``quality`` applies to all);
+* a list of any of these.
+
+Anything else is garbage: counted per topic and logged once per topic, never fatal.
+Non-finite values and out-of-order or repeated times are passed on as they are — the hub
+marks non-finite values bad and drops samples not newer than the stream's newest.
+
+The connection reconnects by itself with a doubling back-off (``reconnect_min_s`` …
+``reconnect_max_s``) and resubscribes; the sink hears ``source_status`` on each change.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import secrets
+import ssl
+import threading
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from sync_server.sensors import Sink
+from sync_server.sensors.config import SettingError, Settings
+from sync_server.sensors.sparkplug import SparkplugHost
+from sync_server.sensors.tags import Batcher
+from twin_app.core.sensors import BAD, GOOD, QUALITY_NAMES
+
+log = logging.getLogger(__name__)
+
+Sample = tuple[str, int, float, int]  # tag, t_ns, value, quality
+_QUALITY = {name: i for i, name in enumerate(QUALITY_NAMES)}
+_TIME_KEYS = ("ts", "t", "time", "timestamp")
+_QUALITY_KEYS = ("quality", "q")
+_VALUE_KEYS = ("value", "v")
+
+
+class PayloadError(ValueError):
+    """A payload that is not one of the accepted shapes."""
+
+
+def time_ns(ts: Any) -> int:
+    """A JSON time (number of s/ms/µs/ns since the epoch, or ISO 8601) in ns."""
+    if isinstance(ts, bool):
+        raise PayloadError("a time cannot be true/false")
+    if isinstance(ts, int | float):
+        if not math.isfinite(ts) or ts <= 0:
+            raise PayloadError(f"bad time {ts!r}")
+        a = abs(ts)
+        # Seconds up to year 5138, milliseconds from 1973, microseconds, nanoseconds.
+        mult = 1_000_000_000 if a < 1e11 else 1_000_000 if a < 1e14 else 1_000 if a < 1e17 else 1
+        if isinstance(ts, int):
+            return ts * mult
+        # Through the shortest decimal form: 1764670000.005 s is exactly …005000000 ns.
+        return int(Decimal(repr(ts)) * mult)
+    if isinstance(ts, str):
+        try:
+            dt = datetime.fromisoformat(ts.strip())
+        except ValueError as exc:
+            raise PayloadError(f"bad time {ts[:40]!r}") from exc
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
+        return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+    raise PayloadError(f"bad time {ts!r}")
+
+
+def quality_of(q: Any) -> int:
+    if isinstance(q, str) and q.lower() in _QUALITY:
+        return _QUALITY[q.lower()]
+    if isinstance(q, int) and not isinstance(q, bool) and 0 <= q < len(QUALITY_NAMES):
+        return q
+    raise PayloadError(f"bad quality {q!r}")
+
+
+def _number(v: Any) -> float:
+    if isinstance(v, bool):
+        return 1.0 if v else 0.0
+    if isinstance(v, int | float):
+        return float(v)
+    if v is None:
+        return math.nan
+    raise PayloadError(f"not a number: {str(v)[:40]!r}")
+
+
+def _first(obj: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    for k in keys:
+        if k in obj:
+            return obj[k]
+    return None
+
+
+def decode_json(topic: str, data: bytes, now_ns: int) -> list[Sample]:
+    """The samples of one JSON payload (see the module docstring); raises ``PayloadError``."""
+    try:
+        obj = json.loads(data)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise PayloadError(f"not JSON: {exc}") from exc
+    out: list[Sample] = []
+    items = obj if isinstance(obj, list) else [obj]
+    if not items:
+        raise PayloadError("an empty list")
+    for item in items:
+        _decode_item(topic, item, now_ns, out)
+    return out
+
+
+def _decode_item(topic: str, obj: Any, now_ns: int, out: list[Sample]) -> None:
+    if not isinstance(obj, dict):
+        v = _number(obj)
+        out.append((topic, now_ns, v, BAD if obj is None else GOOD))
+        return
+    ts = _first(obj, _TIME_KEYS)
+    t = time_ns(ts) if ts is not None else now_ns
+    qv = _first(obj, _QUALITY_KEYS)
+    q = quality_of(qv) if qv is not None else GOOD
+    value = _first(obj, _VALUE_KEYS)
+    if value is not None or any(k in obj for k in _VALUE_KEYS):
+        v = _number(value)
+        out.append((topic, t, v, BAD if value is None else q))
+        return
+    n = len(out)
+    for key, val in obj.items():
+        if key in _TIME_KEYS or key in _QUALITY_KEYS:
+            continue
+        if isinstance(val, dict):
+            vt = _first(val, _TIME_KEYS)
+            vq = _first(val, _QUALITY_KEYS)
+            inner = _first(val, _VALUE_KEYS)
+            if inner is None and not any(k in val for k in _VALUE_KEYS):
+                raise PayloadError(f"{key!r} has no value")
+            out.append((f"{topic}/{key}", time_ns(vt) if vt is not None else t, _number(inner),
+                        BAD if inner is None else quality_of(vq) if vq is not None else q))
+        else:
+            out.append((f"{topic}/{key}", t, _number(val), BAD if val is None else q))
+    if len(out) == n:
+        raise PayloadError("an object without values")
+
+
+def _reason(rc: ReasonCode | int | None) -> str:
+    if rc is None:
+        return ""
+    return str(getattr(rc, "getName", lambda: rc)())
+
+
+class MqttSource:
+    """Subscribes to a broker and delivers the samples of its messages (module docstring)."""
+
+    def __init__(self, name: str, url: str, topics: list[str], fmt: str = "json", qos: int = 1,
+                 share: str | None = None, username: str | None = None,
+                 password: str | None = None, tls: bool = False, ca_file: str | None = None,
+                 client_id: str | None = None, keepalive: int = 30,
+                 reconnect_min_s: float = 0.5, reconnect_max_s: float = 30.0,
+                 batch_s: float = 0.01) -> None:
+        parts = urlsplit(url if "://" in url else f"mqtt://{url}")
+        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+            raise SettingError("url", f"'url' must start with mqtt:// or mqtts://, not {parts.scheme}://")
+        if not parts.hostname:
+            raise SettingError("url", "'url' names no host")
+        if fmt not in ("json", "sparkplug"):
+            raise SettingError("format", f"'format' is {fmt!r}; it must be json or sparkplug")
+        if share is not None and (not share or any(c in share for c in "/+#")):
+            raise SettingError("share", "'share' must be a group name without '/', '+' or '#'")
+        self.name = name
+        self.url = url
+        self.host = parts.hostname
+        self.tls = tls or parts.scheme in ("mqtts", "ssl")
+        self.port = parts.port or (8883 if self.tls else 1883)
+        self.topics = topics
+        self.format = fmt
+        self.qos = qos
+        self.share = share
+        self.username = username if username is not None else parts.username
+        self.password = password if password is not None else parts.password
+        self.ca_file = ca_file
+        self.client_id = client_id or f"twinroom-{name}-{secrets.token_hex(4)}"
+        self.keepalive = keepalive
+        self.reconnect = (reconnect_min_s, reconnect_max_s)
+        self.batch_s = batch_s
+        self.counts: dict[str, int] = {"messages": 0, "samples": 0, "garbage": 0, "connects": 0}
+        self.garbage_by_topic: dict[str, int] = {}
+        self.online = False
+        self._last_status: tuple[bool, str] | None = None
+        self._sink: Sink | None = None
+        self._batcher: Batcher | None = None
+        self._client: mqtt.Client | None = None
+        self._host: SparkplugHost | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, name: str, s: Settings) -> MqttSource:
+        fmt = s.text("format", "json", ("json", "sparkplug"))
+        return cls(
+            name, s.text("url"),
+            s.text_list("topics", ["spBv1.0/#"] if fmt == "sparkplug" else None), fmt,
+            qos=s.integer("qos", 1, 0, 2), share=s.opt_text("share"),
+            username=s.opt_text("username"), password=s.secret("password"),
+            tls=s.flag("tls", False), ca_file=str(s.path("ca_file")) if s.opt_text("ca_file") else None,
+            client_id=s.opt_text("client_id"), keepalive=s.integer("keepalive", 30, 5, 3600),
+            reconnect_min_s=s.number("reconnect_min_s", 0.5, 0.05, 60),
+            reconnect_max_s=s.number("reconnect_max_s", 30.0, 0.1, 3600),
+        )
+
+    def __repr__(self) -> str:
+        return f"MqttSource({self.name!r}, {self.url!r}, {self.format})"
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self, sink: Sink) -> None:
+        self._sink = sink
+        self._batcher = Batcher(sink, self.batch_s, name=f"mqtt-{self.name}")
+        self._batcher.start()
+        if self.format == "sparkplug":
+            self._host = SparkplugHost(self._emit, self._publish, self.name)
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                        protocol=mqtt.MQTTv5)
+        if self.username:
+            c.username_pw_set(self.username, self.password)
+        if self.tls:
+            c.tls_set(ca_certs=self.ca_file, cert_reqs=ssl.CERT_REQUIRED)
+        c.reconnect_delay_set(min_delay=max(1, round(self.reconnect[0])), max_delay=max(1, round(self.reconnect[1])))
+        c.on_connect = self._on_connect
+        c.on_connect_fail = self._on_connect_fail
+        c.on_disconnect = self._on_disconnect
+        c.on_subscribe = self._on_subscribe
+        c.on_message = self._on_message
+        self._client = c
+        self._status(False, f"connecting to {self.host}:{self.port}")
+        c.connect_async(self.host, self.port, self.keepalive, clean_start=True)
+        c.loop_start()
+
+    def stop(self) -> None:
+        c = self._client
+        if c is not None:
+            c.disconnect()
+            c.loop_stop()
+            self._client = None
+        if self._batcher is not None:
+            self._batcher.stop()
+        self._status(False, "stopped")
+
+    # -- paho callbacks (its network thread) ---------------------------------------------------
+    def _status(self, online: bool, detail: str) -> None:
+        with self._lock:
+            changed = (online, detail) != self._last_status
+            self._last_status = (online, detail)
+            self.online = online
+        if self._batcher is not None:
+            self._batcher.flush()  # samples before the status change that follows them
+        if changed and self._sink is not None:
+            self._sink.source_status(self.name, online, detail)
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: ReasonCode,
+                    props: Properties | None) -> None:
+        if rc.is_failure:
+            self._status(False, f"broker refused the connection: {_reason(rc)}")
+            return
+        self.counts["connects"] += 1
+        opts = SubscribeOptions(qos=self.qos)
+        subs = [(f"$share/{self.share}/{t}" if self.share else t, opts) for t in self.topics]
+        client.subscribe(subs)
+        log.info("%s: connected to %s:%d, subscribing to %s", self.name, self.host, self.port,
+                 ", ".join(t for t, _ in subs))
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, rcs: list[ReasonCode],
+                      props: Properties | None) -> None:
+        refused = [self.topics[i] for i, rc in enumerate(rcs) if rc.is_failure and i < len(self.topics)]
+        if refused and len(refused) == len(rcs):
+            self._status(False, f"the broker refused the subscription to {', '.join(refused)}: "
+                                f"{_reason(rcs[0])}")
+            return
+        if refused:
+            log.warning("%s: the broker refused the subscription to %s", self.name, ", ".join(refused))
+        # Online once the broker has confirmed the subscriptions: from now on we receive.
+        self._status(True, f"connected to {self.host}:{self.port}")
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        self._status(False, f"cannot reach the broker at {self.host}:{self.port}")
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: ReasonCode,
+                       props: Properties | None) -> None:
+        if self._host is not None:
+            self._host.connection_lost()
+        why = _reason(rc)
+        self._status(False, f"lost the broker at {self.host}:{self.port}" + (f": {why}" if why else ""))
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        self.counts["messages"] += 1
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:
+            self._garbage("<undecodable topic>", "the topic is not UTF-8")
+            return
+        if self._host is not None:
+            self._host.handle(topic, bytes(msg.payload))
+            return
+        try:
+            samples = decode_json(topic, bytes(msg.payload), time.time_ns())
+        except PayloadError as exc:
+            self._garbage(topic, str(exc))
+            return
+        b = self._batcher
+        assert b is not None
+        for tag, t, v, q in samples:
+            b.add(tag, t, v, q)
+        self.counts["samples"] += len(samples)
+
+    def _garbage(self, topic: str, why: str) -> None:
+        self.counts["garbage"] += 1
+        n = self.garbage_by_topic.get(topic, 0) + 1
+        self.garbage_by_topic[topic] = n
+        if n == 1:
+            log.warning("%s: ignored a payload on %s: %s (further ones on this topic are only "
+                        "counted)", self.name, topic, why)
+
+    def _emit(self, tag: str, t_ns: int, value: float, quality: int) -> None:
+        assert self._batcher is not None
+        self._batcher.add(tag, t_ns, value, quality)
+        self.counts["samples"] += 1
+
+    def _publish(self, topic: str, payload: bytes) -> None:
+        if self._client is not None:
+            self._client.publish(topic, payload, qos=0)

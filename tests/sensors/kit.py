@@ -1,0 +1,182 @@
+"""Test kit for the sensor sources: a real Mosquitto broker, a publisher, a recording sink."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from sync_server.sensors import F64, I64, U8, U32, Tags
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(pred: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+    """Poll ``pred`` until it holds (an event we cannot subscribe to, e.g. a port opening)."""
+    end = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.01)
+
+
+class Broker:
+    """A Mosquitto broker on a free loopback port; can be killed and restarted on it."""
+
+    def __init__(self, workdir: Path) -> None:
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        if not Path(exe).exists():
+            pytest.fail("mosquitto is not installed (scripts/setup.sh installs it)")
+        self.exe = exe
+        self.port = free_port()
+        self.conf = workdir / "mosquitto.conf"
+        self.log = workdir / "mosquitto.log"
+        # MQTT 5 (and its shared subscriptions) is on by default in Mosquitto 2.
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            "persistence false\n"
+            f"log_dest file {self.log}\n"
+            "log_type error\nlog_type warning\nlog_type notice\n"
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def _listening(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    def start(self) -> Broker:
+        self.proc = subprocess.Popen([self.exe, "-c", str(self.conf)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_until(lambda: self._listening() or self.proc is None or self.proc.poll() is not None,
+                   10, "mosquitto to listen")
+        if self.proc.poll() is not None:
+            err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+            raise RuntimeError(f"mosquitto did not start: {err}")
+        return self
+
+    def kill(self) -> None:
+        """Kill -9: clients see the connection drop, no clean goodbye."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+            if self.proc.stderr:
+                self.proc.stderr.close()
+            self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+            if self.proc.stderr:
+                self.proc.stderr.close()
+            self.proc = None
+
+
+class RecordingSink:
+    """A real sink that keeps everything it is given (the boundary the sources own)."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.samples: list[tuple[str, int, float, int]] = []
+        self.units: dict[str, str] = {}
+        self.arrays: list[tuple[str, int, npt.NDArray[np.float32], int]] = []
+        self.status: list[tuple[str, bool, str]] = []
+        self.batches = 0
+
+    def push(self, tags: Tags, idx: U32, t_ns: I64, values: F64, quality: U8,
+             units: Sequence[str] | None = None) -> None:
+        assert len(idx) == len(t_ns) == len(values) == len(quality)
+        assert idx.dtype == np.uint32 and t_ns.dtype == np.int64
+        assert values.dtype == np.float64 and quality.dtype == np.uint8
+        with self.cond:
+            self.batches += 1
+            for i, t, v, q in zip(idx.tolist(), t_ns.tolist(), values.tolist(), quality.tolist(), strict=True):
+                self.samples.append((tags[i], t, v, q))
+            if units is not None:
+                for tag, unit in zip(tags, units, strict=True):
+                    if unit:
+                        self.units[tag] = unit
+            self.cond.notify_all()
+
+    def push_array(self, tag: str, t_ns: int, values: npt.NDArray[np.float32], quality: int) -> None:
+        with self.cond:
+            self.arrays.append((tag, t_ns, values, quality))
+            self.cond.notify_all()
+
+    def source_status(self, name: str, online: bool, detail: str = "") -> None:
+        with self.cond:
+            self.status.append((name, online, detail))
+            self.cond.notify_all()
+
+    # -- for tests ---------------------------------------------------------------------------
+    def wait(self, pred: Callable[[RecordingSink], bool], timeout: float = 10.0, what: str = "") -> None:
+        with self.cond:
+            if not self.cond.wait_for(lambda: pred(self), timeout):
+                raise AssertionError(f"timed out waiting for {what or 'the sink'}; "
+                                     f"have {len(self.samples)} samples, status {self.status[-3:]}")
+
+    def of(self, tag: str) -> list[tuple[int, float, int]]:
+        with self.cond:
+            return [(t, v, q) for g, t, v, q in self.samples if g == tag]
+
+    def tags(self) -> set[str]:
+        with self.cond:
+            return {s[0] for s in self.samples}
+
+    def online(self, name: str) -> bool | None:
+        with self.cond:
+            for n, on, _ in reversed(self.status):
+                if n == name:
+                    return on
+            return None
+
+
+class Publisher:
+    """A paho MQTT 5 client that publishes and waits until the broker has each message."""
+
+    def __init__(self, broker: Broker, client_id: str = "test-publisher") -> None:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        self.connected = threading.Event()
+        self.client.on_connect = lambda c, u, f, rc, p: self.connected.set()
+        self.client.connect("127.0.0.1", broker.port, 30)
+        self.client.loop_start()
+        if not self.connected.wait(10):
+            raise AssertionError("the test publisher could not connect")
+
+    def publish(self, topic: str, payload: bytes | str | float, qos: int = 1) -> None:
+        info = self.client.publish(topic, payload, qos=qos)
+        info.wait_for_publish(10)
+        assert info.is_published()
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
