@@ -156,12 +156,19 @@ class Settings:
             raise SettingError(key, f"'{key}': no file {p}")
         return p
 
-    def done(self) -> None:
+    def unknown(self) -> SettingError | None:
+        """The first key nobody asked for, as an error (a typo, most likely)."""
         for key in self.table:
             if key not in self._asked:
                 close = difflib.get_close_matches(key, sorted(self._asked), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
-                raise SettingError(key, f"unknown setting '{key}'{hint}")
+                return SettingError(key, f"unknown setting '{key}'{hint}")
+        return None
+
+    def done(self) -> None:
+        err = self.unknown()
+        if err is not None:
+            raise err
 
 
 def _kind(v: Any) -> str:
@@ -230,7 +237,11 @@ def parse(text: str, path: Path | None = None) -> SensorConfig:
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
         line = int(m.group(1)) if m else None
-        what = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        if line is None and "end of document" in str(exc):
+            filled = [i + 1 for i, t in enumerate(text.splitlines()) if t.strip()]
+            line = filled[-1] if filled else 1
+        what = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(exc))
+        what += " (the file ends in the middle of an entry)" if "end of document" in str(exc) else ""
         raise ConfigError(f"not valid TOML: {what}", path, line) from exc
     src_lines = _header_lines(text, "source")
     map_lines = _header_lines(text, "map")
@@ -357,9 +368,11 @@ def sources_from_config(config: SensorConfig) -> list[Source]:
         try:
             source = _builder(entry.type)(entry.name, settings)
             settings.done()
-        except SettingError as exc:
+        except SettingError as err:
+            # A misspelt key is the likelier cause of a missing one: name the typo.
+            exc = settings.unknown() or err
             line = _key_line(config.text, entry.line, exc.key) if config.text else entry.line
-            raise ConfigError(f"[[source]] '{entry.name}': {exc}", config.path, line) from exc
+            raise ConfigError(f"[[source]] '{entry.name}': {exc}", config.path, line) from err
         out.append(MappedSource(source, config.tag_map(entry.name)))
     return out
 

@@ -151,9 +151,11 @@ class SparkplugHost:
     def _mark_offline(self, tags: set[str]) -> None:
         now = self.clock()
         for tag in sorted(tags):
-            # After the newest sample, so the hub does not take it for a late duplicate.
-            t = max(now, self.last_t.get(tag, now - 1) + 1)
-            self._sample(tag, t, math.nan, OFFLINE)
+            # Just after the stream's newest sample, not at our clock's now: an edge node
+            # whose clock runs behind ours would otherwise see its next samples dropped
+            # by the hub as older than the offline mark.
+            last = self.last_t.get(tag)
+            self._sample(tag, now if last is None else last + 1, math.nan, OFFLINE)
 
     def _request_rebirth(self, group: str, node_id: str, node: _Node, why: str) -> None:
         node.uncertain = True

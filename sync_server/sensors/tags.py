@@ -100,7 +100,9 @@ class MappedSink:
             if j is None:
                 j = where[r.tag] = len(out_tags)
                 out_tags.append(r.tag)
-                out_units.append(r.unit or (units[i] if units is not None else ""))
+                out_units.append("")
+            if not out_units[j]:
+                out_units[j] = r.unit or (units[i] if units is not None else "")
             remap[i] = j
             scale[i], offset[i] = r.scale, r.offset
         values = values * scale[idx] + offset[idx]

@@ -180,3 +180,112 @@ class Publisher:
         self.client.disconnect()
         self.client.loop_stop()
 
+
+
+class Subscriber:
+    """Collects messages on a topic filter (e.g. the rebirth commands a host sends)."""
+
+    def __init__(self, broker: Broker, topic: str, client_id: str = "test-subscriber") -> None:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        self.cond = threading.Condition()
+        self.messages: list[tuple[str, bytes]] = []
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        subscribed = threading.Event()
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
+        self.client.on_subscribe = lambda c, u, mid, rcs, p: subscribed.set()
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", broker.port, 30)
+        self.client.loop_start()
+        if not subscribed.wait(10):
+            raise AssertionError("the test subscriber could not subscribe")
+
+    def _on_message(self, client: object, userdata: object, msg: object) -> None:
+        with self.cond:
+            self.messages.append((msg.topic, bytes(msg.payload)))  # type: ignore[attr-defined]
+            self.cond.notify_all()
+
+    def wait(self, n: int, timeout: float = 10.0) -> list[tuple[str, bytes]]:
+        with self.cond:
+            if not self.cond.wait_for(lambda: len(self.messages) >= n, timeout):
+                raise AssertionError(f"timed out waiting for {n} messages, have {len(self.messages)}")
+            return list(self.messages)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class OpcServer:
+    """A real asyncua OPC UA server on a free port, on its own thread and event loop, with
+    a few variables under ``ns=2;s=Press.*``; restartable on the same port."""
+
+    VARIABLES = {"Press.Force": 0.0, "Press.Temperature": 20.0, "Press.Running": False,
+                 "Press.Label": "line 1"}
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"opc.tcp://127.0.0.1:{self.port}/twin/"
+        self.loop: object = None
+        self.thread: threading.Thread | None = None
+        self.vars: dict[str, object] = {}
+
+    def start(self) -> OpcServer:
+        import asyncio
+
+        from asyncua import Server, ua
+
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        async def main() -> None:
+            try:
+                server = Server()
+                await server.init()
+                server.set_endpoint(self.url)
+                server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+                idx = await server.register_namespace("urn:twinroom:test")
+                assert idx == 2
+                obj = await server.nodes.objects.add_object(idx, "Press")
+                for name, value in self.VARIABLES.items():
+                    self.vars[name] = await obj.add_variable(ua.NodeId(name, idx), name, value)
+                self.stop_event = asyncio.Event()
+                async with server:
+                    ready.set()
+                    await self.stop_event.wait()
+            except BaseException as exc:
+                failure.append(exc)
+                ready.set()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self.loop = loop
+            loop.run_until_complete(main())
+            loop.close()
+
+        self.thread = threading.Thread(target=run, name="opcua-test-server", daemon=True)
+        self.thread.start()
+        if not ready.wait(30) or failure:
+            raise RuntimeError(f"the OPC UA server did not start: {failure}")
+        return self
+
+    def write(self, name: str, value: object, status: int = 0, ts_ns: int | None = None) -> None:
+        """Set a variable's value with a status code (as a device's driver would)."""
+        import asyncio
+        import datetime as dt
+
+        from asyncua import ua
+
+        var = self.vars[name]
+        when = dt.datetime.fromtimestamp(ts_ns / 1e9, dt.UTC) if ts_ns else dt.datetime.now(dt.UTC)
+        variant = ua.Variant(value, ua.VariantType.Double) if isinstance(value, float) else ua.Variant(value)
+        dv = ua.DataValue(variant, StatusCode=ua.StatusCode(status), SourceTimestamp=when,
+                          ServerTimestamp=dt.datetime.now(dt.UTC))
+        asyncio.run_coroutine_threadsafe(var.write_value(dv), self.loop).result(10)  # type: ignore[attr-defined, arg-type]
+
+    def stop(self) -> None:
+        if self.thread is not None:
+            self.loop.call_soon_threadsafe(self.stop_event.set)  # type: ignore[attr-defined]
+            self.thread.join(30)
+            self.thread = None
