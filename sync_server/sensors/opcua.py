@@ -31,8 +31,11 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from asyncua import Client, Node, ua
+from asyncua import ua
+from asyncua.client.client import Client
+from asyncua.common.node import Node
 from asyncua.common.subscription import DataChangeNotif
+from asyncua.ua.uaerrors import UaError
 
 from sync_server.sensors import Sink
 from sync_server.sensors.config import SettingError, Settings
@@ -80,7 +83,7 @@ class OpcUaSource:
         for nid in nodes:
             try:
                 ua.NodeId.from_string(nid)
-            except (ValueError, ua.UaError, IndexError) as exc:
+            except (ValueError, UaError, IndexError) as exc:
                 raise SettingError("nodes", f"'nodes': {nid!r} is not an OPC UA node id "
                                             f"(e.g. ns=2;s=Press.Force or ns=2;i=1002): {exc}") from exc
         self.name = name
@@ -190,13 +193,13 @@ class OpcUaSource:
                     w.cancel()
                 if not stop.is_set():
                     self._status(False, f"lost the server at {self.url}")
-            except (OSError, TimeoutError, ua.UaError, ConnectionError) as exc:
+            except (OSError, TimeoutError, UaError, ConnectionError) as exc:
                 self._status(False, f"cannot reach the server at {self.url}: {exc or type(exc).__name__}")
             finally:
                 if connected:
                     try:
                         await asyncio.wait_for(client.disconnect(), self.timeout_s)
-                    except (OSError, TimeoutError, ua.UaError, ConnectionError):
+                    except (OSError, TimeoutError, UaError, ConnectionError):
                         pass  # the server is gone; nothing to close politely
             if stop.is_set():
                 break
@@ -210,7 +213,7 @@ class OpcUaSource:
         nodes = [client.get_node(nid) for nid in self.node_ids]
         self._tags = {n.nodeid.to_string(): nid for n, nid in zip(nodes, self.node_ids, strict=True)}
         sub = await client.create_subscription(self.publishing_ms, self)
-        results = await sub.subscribe_data_change(nodes, sampling_interval=self.sampling_ms)
+        results = await sub.subscribe_data_change(nodes, sampling_interval=ua.Double(self.sampling_ms))
         for nid, res in zip(self.node_ids, results if isinstance(results, list) else [results], strict=False):
             if isinstance(res, ua.StatusCode):
                 self._once(f"sub:{nid}", "cannot monitor %s: %s", nid, res.name)

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -221,7 +222,7 @@ class OpcServer:
     """A real asyncua OPC UA server on a free port, on its own thread and event loop, with
     a few variables under ``ns=2;s=Press.*``; restartable on the same port."""
 
-    VARIABLES = {"Press.Force": 0.0, "Press.Temperature": 20.0, "Press.Running": False,
+    VARIABLES: ClassVar[dict[str, object]] = {"Press.Force": 0.0, "Press.Temperature": 20.0, "Press.Running": False,
                  "Press.Label": "line 1"}
 
     def __init__(self) -> None:

@@ -181,7 +181,7 @@ def test_garbage_and_unknown_aliases(host, node, sink: RecordingSink, caplog):
     assert counts["garbage"] == 3 and counts["unknown"] == 2
     assert sum("undecodable" in r.getMessage() for r in caplog.records) == 1
     assert sum("alias 99" in r.getMessage() for r in caplog.records) == 1
-    t, v, q = sink.of("G/N/Running")[-1]
+    _, v, q = sink.of("G/N/Running")[-1]
     assert math.isnan(v) and q == BAD
 
 
@@ -192,7 +192,7 @@ def test_broker_loss_marks_everything_offline(broker, host, node, sink: Recordin
     broker.kill()
     sink.wait(lambda s: s.online("edge") is False and len(s.samples) >= 10, what="offline samples")
     for tag in ("G/N/Temperature", "G/N/press/Force"):
-        t, v, q = sink.of(tag)[-1]
+        _, v, q = sink.of(tag)[-1]
         assert math.isnan(v) and q == OFFLINE
     broker.start()
     sink.wait(lambda s: s.online("edge") is True, timeout=15)
