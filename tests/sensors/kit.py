@@ -290,3 +290,111 @@ class OpcServer:
             self.loop.call_soon_threadsafe(self.stop_event.set)  # type: ignore[attr-defined]
             self.thread.join(30)
             self.thread = None
+
+
+class PushCollector:
+    """The server's side of the sensor push protocol on a ROUTER socket, in a thread:
+    answers HELLO (token ``source-token``) and pings, and keeps every SENSOR_PUSH sample
+    and SENSOR_SOURCE state with the name of the peer that sent it."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.endpoint = f"tcp://127.0.0.1:{self.port}"
+        self.cond = threading.Condition()
+        self.samples: list[tuple[str, str, int, float, int]] = []  # peer, tag, t, v, q
+        self.units: dict[str, str] = {}
+        self.sources: list[tuple[str, str, bool, str]] = []  # peer, name, online, detail
+        self.hellos: list[str] = []
+        self.pushes = 0
+        self._stop = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> PushCollector:
+        import zmq
+
+        ready = threading.Event()
+
+        def run() -> None:
+            from twin_app import protocol
+
+            ctx = zmq.Context.instance()
+            sock = ctx.socket(zmq.ROUTER)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.bind(self.endpoint)
+            ready.set()
+            names: dict[bytes, str] = {}
+            try:
+                while not self._stop.is_set():
+                    if not sock.poll(20):
+                        continue
+                    rid, *frames = sock.recv_multipart()
+                    msg = protocol.decode(frames)
+                    if msg.type == protocol.HELLO:
+                        if msg.body["token"] != "source-token":
+                            sock.send_multipart([rid, *protocol.encode(protocol.ERROR, {
+                                "code": protocol.E_AUTH, "reason": "unknown token"})])
+                            continue
+                        names[rid] = msg.body["name"]
+                        with self.cond:
+                            self.hellos.append(msg.body["name"])
+                            self.cond.notify_all()
+                        sock.send_multipart([rid, *protocol.encode(protocol.WELCOME, {
+                            "session": "s", "epoch": 1, "role": "source", "hb_ms": 500, "limits": {}})])
+                    elif rid not in names:
+                        sock.send_multipart([rid, *protocol.encode(protocol.ERROR, {
+                            "code": protocol.E_NO_SESSION, "reason": "send HELLO first"})])
+                    elif msg.type == protocol.HEARTBEAT and "t" in msg.body:
+                        sock.send_multipart([rid, *protocol.encode(protocol.HEARTBEAT, {"t": msg.body["t"]})])
+                    elif msg.type == protocol.SENSOR_PUSH:
+                        self._on_push(names[rid], msg.body, msg.blobs)
+                    elif msg.type == protocol.SENSOR_SOURCE:
+                        with self.cond:
+                            self.sources.append((names[rid], msg.body["name"], msg.body["online"],
+                                                 msg.body.get("detail", "")))
+                            self.cond.notify_all()
+                    elif msg.type == protocol.BYE:
+                        names.pop(rid, None)
+            finally:
+                sock.close(0)
+
+        self.thread = threading.Thread(target=run, name="push-collector", daemon=True)
+        self.thread.start()
+        ready.wait(10)
+        return self
+
+    def _on_push(self, peer: str, body: dict, blobs: list[bytes]) -> None:
+        n = body["n"]
+        assert len(blobs) == 4 + len(body.get("arrays", []))
+        idx = np.frombuffer(blobs[0], "<u4")
+        t = np.frombuffer(blobs[1], "<i8")
+        v = np.frombuffer(blobs[2], "<f8")
+        q = np.frombuffer(blobs[3], "u1")
+        assert len(idx) == len(t) == len(v) == len(q) == n
+        tags = body["tags"]
+        with self.cond:
+            self.pushes += 1
+            for tag, unit in zip(tags, body.get("units", [""] * len(tags)), strict=True):
+                if unit:
+                    self.units[tag] = unit
+            for i, ti, vi, qi in zip(idx.tolist(), t.tolist(), v.tolist(), q.tolist(), strict=True):
+                self.samples.append((peer, tags[i], ti, vi, qi))
+            self.cond.notify_all()
+
+    def wait(self, pred: Callable[[PushCollector], bool], timeout: float = 15.0, what: str = "") -> None:
+        with self.cond:
+            if not self.cond.wait_for(lambda: pred(self), timeout):
+                raise AssertionError(f"timed out waiting for {what or 'the collector'}; "
+                                     f"{len(self.samples)} samples, sources {self.sources[-4:]}")
+
+    def online(self, name: str, peer: str | None = None) -> bool | None:
+        with self.cond:
+            for p, n, on, _ in reversed(self.sources):
+                if n == name and (peer is None or p == peer):
+                    return on
+            return None
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.thread is not None:
+            self.thread.join(10)
+            self.thread = None

@@ -114,7 +114,7 @@ def test_broken_recordings(tmp_path, text, words):
 def test_broken_recording_in_a_mapping_file(tmp_path):
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     (tmp_path / "m.toml").write_text('[[source]]\nname = "r"\ntype = "csv"\npath = "bad.csv"\n')
-    with pytest.raises(ConfigError, match="line 4.*no time column"):
+    with pytest.raises(ConfigError, match=r"line 4.*no time column"):
         load_sources(tmp_path / "m.toml")
 
 

@@ -1,0 +1,173 @@
+"""``twin-sync bridge``: sources in their own process, feeding a server over ZeroMQ; MQTT 5
+shared subscriptions split one broker's messages between several bridges."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from sync_server.sensors.bridge import ServerSink
+from tests.sensors.kit import Publisher, PushCollector, free_port
+from twin_app.core.sensors import GOOD
+
+pytestmark = pytest.mark.net
+
+T0_MS = 1_764_670_000_000
+NS = 1_000_000
+
+
+def mapping(tmp_path, broker, share: str | None = None):
+    p = tmp_path / "mapping.toml"
+    p.write_text(textwrap.dedent(f"""\
+        [[source]]
+        name = "plant"
+        type = "mqtt"
+        url = "{broker.url}"
+        topics = ["plant/#"]
+        {f'share = "{share}"' if share else ""}
+
+        [[map]]
+        from = "plant/press/temp"
+        tag = "line1/press/temp"
+        unit = "°C"
+        """))
+    return p
+
+
+class Bridge:
+    """``twin-sync bridge`` in a child process."""
+
+    def __init__(self, config, endpoint: str, name: str, token: str = "source-token") -> None:
+        self.name = name
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sync_server", "bridge", "--config", str(config), "--connect", endpoint,
+             "--token", token, "--name", name],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def stop(self) -> tuple[int, str, str]:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        out, err = self.proc.communicate(timeout=30)
+        return self.proc.returncode, out, err
+
+
+@pytest.fixture
+def collector():
+    c = PushCollector().start()
+    yield c
+    c.stop()
+
+
+def test_bridge_process_pushes_mapped_samples(tmp_path, broker, collector: PushCollector):
+    bridge = Bridge(mapping(tmp_path, broker), collector.endpoint, "bridge-a")
+    try:
+        collector.wait(lambda c: c.online("plant") is True, what="the source online")
+        pub = Publisher(broker)
+        try:
+            pub.publish("plant/press/temp", json.dumps({"value": 61.5, "ts": T0_MS}))
+            pub.publish("plant/press/force", json.dumps({"value": 3.0, "ts": T0_MS}))
+            pub.publish("plant/junk", b"\x00garbage")
+        finally:
+            pub.close()
+        collector.wait(lambda c: len(c.samples) >= 2, what="2 samples")
+    finally:
+        code, out, err = bridge.stop()
+    assert code == 0, err
+    assert sorted(collector.samples) == [("bridge-a", "line1/press/temp", T0_MS * NS, 61.5, GOOD),
+                                         ("bridge-a", "plant/press/force", T0_MS * NS, 3.0, GOOD)]
+    assert collector.units == {"line1/press/temp": "°C"}
+    assert "1 source(s) (plant)" in out
+    # Stopping says so: the server shows the source offline rather than stale values.
+    assert collector.online("plant") is False
+    assert "ignored a payload on plant/junk" in err
+
+
+def test_two_bridges_share_one_subscription(tmp_path, broker, collector: PushCollector):
+    """Two bridge processes in one MQTT 5 shared-subscription group: each gets a share,
+    together every message exactly once."""
+    config = mapping(tmp_path, broker, share="twinroom")
+    bridges = [Bridge(config, collector.endpoint, "bridge-a"), Bridge(config, collector.endpoint, "bridge-b")]
+    n = 400
+    try:
+        for b in bridges:
+            collector.wait(lambda c, b=b: c.online("plant", b.name) is True, what=f"{b.name} online")
+        pub = Publisher(broker)
+        try:
+            for i in range(n):
+                pub.publish(f"plant/m{i % 8}", json.dumps({"value": i, "ts": T0_MS + i}))
+        finally:
+            pub.close()
+        collector.wait(lambda c: len(c.samples) >= n, what=f"{n} samples")
+    finally:
+        results = [b.stop() for b in bridges]
+    assert all(code == 0 for code, _, _ in results), results
+    values = Counter(int(v) for _, _, _, v, _ in collector.samples)
+    assert sorted(values) == list(range(n)) and set(values.values()) == {1}  # exactly once
+    per_bridge = Counter(peer for peer, *_ in collector.samples)
+    assert set(per_bridge) == {"bridge-a", "bridge-b"} and min(per_bridge.values()) > n // 10, per_bridge
+    for _peer, tag, t, v, _ in collector.samples:
+        assert tag == f"plant/m{int(v) % 8}" and t == (T0_MS + int(v)) * NS
+
+
+def test_unreachable_server_drops_oldest_and_counts(collector: PushCollector):
+    """While the server cannot be reached the queue stays bounded: the oldest samples go
+    (counted); once it answers, the newest arrive."""
+    port = free_port()
+    sink = ServerSink(f"tcp://127.0.0.1:{port}", "source-token", name="bounded", max_queued=100)
+    sink.start()
+    try:
+        sink.source_status("replay", True, "")
+        for k in range(10):
+            i = np.arange(k * 50, (k + 1) * 50)
+            sink.push(["x"], np.zeros(50, np.uint32), (T0_MS * NS + i).astype(np.int64), i.astype(np.float64),
+                      np.zeros(50, np.uint8))
+        assert sink.counts["dropped"] == 400
+        assert not sink.connected.is_set()
+        late = PushCollector(port).start()
+        try:
+            late.wait(lambda c: len(c.samples) == 100, what="the newest 100 samples")
+            assert [v for *_, v, _ in late.samples] == [float(i) for i in range(400, 500)]
+            assert late.online("replay") is True
+        finally:
+            late.stop()
+    finally:
+        sink.stop()
+
+
+def test_server_restart_reconnects_and_resends_states(collector: PushCollector):
+    sink = ServerSink(collector.endpoint, "source-token", name="restarts")
+    sink.start()
+    try:
+        sink.source_status("plc", True, "connected")
+        collector.wait(lambda c: c.online("plc") is True)
+        collector.stop()
+        again = PushCollector(collector.port).start()
+        try:
+            # A new server knows nothing: the bridge says HELLO again and repeats the state.
+            sink.push(["y"], np.zeros(1, np.uint32), np.array([T0_MS * NS], np.int64), np.ones(1),
+                      np.zeros(1, np.uint8))
+            again.wait(lambda c: c.online("plc") is True and len(c.samples) == 1, what="resent state")
+            assert again.hellos == ["restarts"]
+        finally:
+            again.stop()
+    finally:
+        sink.stop()
+
+
+def test_bad_token_and_bad_file_end_the_bridge_in_words(tmp_path, broker, collector: PushCollector):
+    b = Bridge(mapping(tmp_path, broker), collector.endpoint, "intruder", token="wrong")
+    out, _err = b.proc.communicate(timeout=30)
+    assert b.proc.returncode == 1
+    assert "refused the token" in out
+    (tmp_path / "broken.toml").write_text('[[source]]\nname = "a"\ntype = "mqtt"\nurl = "mqtt://x"\ntopcs = ["t"]\n')
+    r = subprocess.run([sys.executable, "-m", "sync_server", "bridge", "--config", str(tmp_path / "broken.toml"),
+                        "--connect", collector.endpoint, "--token", "source-token"],
+                       check=False, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert "line 5" in r.stdout and "did you mean 'topics'" in r.stdout
