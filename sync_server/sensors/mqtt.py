@@ -21,6 +21,8 @@ JSON payloads (tag = the topic, or ``topic/key`` for a map of several values):
   0–4; without a time the sample is stamped on arrival;
 * a map of named values ``{"temp": 21.5, "hum": {"value": 40, "q": "bad"}, "ts": …}``
   (a shared ``ts``/``quality`` applies to all);
+* an array frame (e.g. a thermal camera): ``{"frame": [[…], …], "ts": …}`` (rows of
+  numbers) or ``{"frame": […], "shape": [rows, cols]}``, delivered as one array sample;
 * a list of any of these.
 
 Anything else is garbage: counted per topic and logged once per topic, never fatal.
@@ -45,6 +47,8 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+import numpy as np
+import numpy.typing as npt
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
@@ -60,6 +64,8 @@ from twin_app.core.sensors import BAD, GOOD, QUALITY_NAMES
 log = logging.getLogger(__name__)
 
 Sample = tuple[str, int, float, int]  # tag, t_ns, value, quality
+FrameSample = tuple[str, int, "npt.NDArray[np.float32]", int]  # tag, t_ns, rows × cols, quality
+MAX_FRAME_CELLS = 1 << 20
 _QUALITY = {name: i for i, name in enumerate(QUALITY_NAMES)}
 _TIME_KEYS = ("ts", "t", "time", "timestamp")
 _QUALITY_KEYS = ("quality", "q")
@@ -108,7 +114,10 @@ def _number(v: Any) -> float:
     if isinstance(v, bool):
         return 1.0 if v else 0.0
     if isinstance(v, int | float):
-        return float(v)
+        try:
+            return float(v)
+        except OverflowError as exc:
+            raise PayloadError(f"number out of range: {str(v)[:20]}…") from exc
     if v is None:
         return math.nan
     raise PayloadError(f"not a number: {str(v)[:40]!r}")
@@ -121,22 +130,52 @@ def _first(obj: dict[str, Any], keys: tuple[str, ...]) -> Any:
     return None
 
 
-def decode_json(topic: str, data: bytes, now_ns: int) -> list[Sample]:
-    """The samples of one JSON payload (see the module docstring); raises ``PayloadError``."""
+def decode_json(topic: str, data: bytes, now_ns: int,
+                frames: list[FrameSample] | None = None) -> list[Sample]:
+    """The samples of one JSON payload (see the module docstring); array frames go to
+    ``frames``. Raises ``PayloadError``."""
     try:
         obj = json.loads(data)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise PayloadError(f"not JSON: {exc}") from exc
     out: list[Sample] = []
+    arrays: list[FrameSample] = [] if frames is None else frames
     items = obj if isinstance(obj, list) else [obj]
     if not items:
         raise PayloadError("an empty list")
     for item in items:
-        _decode_item(topic, item, now_ns, out)
+        _decode_item(topic, item, now_ns, out, arrays)
     return out
 
 
-def _decode_item(topic: str, obj: Any, now_ns: int, out: list[Sample]) -> None:
+def _frame(obj: dict[str, Any]) -> npt.NDArray[np.float32]:
+    """``{"frame": [[…], …]}`` or ``{"frame": […], "shape": [rows, cols]}`` as rows × cols."""
+    raw, shape = obj["frame"], obj.get("shape")
+    if not isinstance(raw, list) or not raw:
+        raise PayloadError("'frame' must be a non-empty list")
+    rows = raw if isinstance(raw[0], list) else [raw]
+    if not all(isinstance(r, list) and len(r) == len(rows[0]) for r in rows):
+        raise PayloadError("'frame' rows differ in length")
+    if len(rows) * len(rows[0]) > MAX_FRAME_CELLS or not rows[0]:
+        raise PayloadError(f"'frame' must have 1 to {MAX_FRAME_CELLS} cells")
+    try:
+        a = np.array([[math.nan if x is None else x for x in r] for r in rows], np.float64)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise PayloadError(f"'frame' holds something that is not a number: {exc}") from exc
+    if a.ndim != 2:
+        raise PayloadError("'frame' must be rows of numbers")
+    if shape is not None:
+        if not (isinstance(shape, list) and len(shape) == 2 and all(isinstance(d, int) and 0 < d <= 4096
+                                                                    for d in shape)
+                and shape[0] * shape[1] == a.size):
+            raise PayloadError(f"'shape' {shape!r} does not fit the frame's {a.size} cells")
+        a = a.reshape(shape)
+    if a.shape[0] > 4096 or a.shape[1] > 4096:
+        raise PayloadError("a frame has at most 4096 rows and columns")
+    return a.astype(np.float32)
+
+
+def _decode_item(topic: str, obj: Any, now_ns: int, out: list[Sample], frames: list[FrameSample]) -> None:
     if not isinstance(obj, dict):
         v = _number(obj)
         out.append((topic, now_ns, v, BAD if obj is None else GOOD))
@@ -145,6 +184,9 @@ def _decode_item(topic: str, obj: Any, now_ns: int, out: list[Sample]) -> None:
     t = time_ns(ts) if ts is not None else now_ns
     qv = _first(obj, _QUALITY_KEYS)
     q = quality_of(qv) if qv is not None else GOOD
+    if "frame" in obj:
+        frames.append((topic, t, _frame(obj), q))
+        return
     value = _first(obj, _VALUE_KEYS)
     if value is not None or any(k in obj for k in _VALUE_KEYS):
         v = _number(value)
@@ -254,6 +296,8 @@ class MqttSource:
         c.on_disconnect = self._on_disconnect
         c.on_subscribe = self._on_subscribe
         c.on_message = self._on_message
+        # A bug in a handler is logged by paho instead of ending its network loop.
+        c.suppress_exceptions = True
         self._client = c
         self._status(False, f"connecting to {self.host}:{self.port}")
         c.connect_async(self.host, self.port, self.keepalive, clean_start=True)
@@ -322,18 +366,28 @@ class MqttSource:
             self._garbage("<undecodable topic>", "the topic is not UTF-8")
             return
         if self._host is not None:
-            self._host.handle(topic, bytes(msg.payload))
+            try:
+                self._host.handle(topic, bytes(msg.payload))
+            except Exception:  # a bug here must not end the subscription
+                log.exception("%s: handling a Sparkplug message on %s failed", self.name, topic)
             return
+        frames: list[FrameSample] = []
         try:
-            samples = decode_json(topic, bytes(msg.payload), time.time_ns())
-        except PayloadError as exc:
-            self._garbage(topic, str(exc))
+            samples = decode_json(topic, bytes(msg.payload), time.time_ns(), frames)
+        except (PayloadError, ValueError, TypeError, OverflowError) as exc:
+            # e.g. an integer too large for a float: garbage like any other
+            self._garbage(topic, str(exc) or type(exc).__name__)
             return
         b = self._batcher
         assert b is not None
         for tag, t, v, q in samples:
             b.add(tag, t, v, q)
         self.counts["samples"] += len(samples)
+        if frames and self._sink is not None:
+            b.flush()  # keep the order of arrival
+            for tag, t, a, q in frames:
+                self._sink.push_array(tag, t, a, q)
+            self.counts["samples"] += len(frames)
 
     def _garbage(self, topic: str, why: str) -> None:
         self.counts["garbage"] += 1

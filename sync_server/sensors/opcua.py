@@ -13,8 +13,9 @@ The client runs on its own thread with its own asyncio loop. Each data change be
 sample of the tag named by the node id (the mapping file renames it), stamped with the
 server's source timestamp (else its server timestamp, else the arrival time). The status
 code's severity is the quality: Good → GOOD, Uncertain → UNCERTAIN, Bad → BAD (with a
-NaN value when the server sends none). Non-numeric values are skipped, logged once per
-node.
+NaN value when the server sends none). An array value (e.g. a thermal camera's frame, its
+shape from the value's dimensions) is delivered as one array sample. Other non-numeric
+values are skipped, logged once per node.
 
 When the server goes away (the client's watchdog notices within about a second) the
 source reports itself offline, then reconnects with a doubling back-off and subscribes
@@ -31,6 +32,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from asyncua import ua
 from asyncua.client.client import Client
 from asyncua.common.node import Node
@@ -229,6 +231,9 @@ class OpcUaSource:
         code = dv.StatusCode.value if dv.StatusCode is not None else 0
         q = quality_of(code)
         tag = self._tags.get(node.nodeid.to_string(), node.nodeid.to_string())
+        if isinstance(val, list) and val:
+            self._array(tag, val, dv, q)
+            return
         v = _number(val)
         if v is None:
             if val is not None or q == GOOD:
@@ -241,6 +246,25 @@ class OpcUaSource:
         self.counts["changes"] += 1
         assert self._batcher is not None
         self._batcher.add(tag, t, v, q)
+
+    def _array(self, tag: str, val: list[Any], dv: ua.DataValue, q: int) -> None:
+        """An array value (e.g. a thermal camera's frame) as one rows × cols array sample."""
+        try:
+            a = np.asarray(val, np.float32)
+        except (ValueError, TypeError):
+            a = np.zeros(0, np.float32)
+        if a.size == 0 or a.ndim > 2 or a.size > 1 << 20:
+            self.counts["skipped"] += 1
+            self._once(f"array:{tag}", "%s has an array value that is not rows of numbers; skipped", tag)
+            return
+        dims = dv.Value.Dimensions if dv.Value is not None else None
+        if a.ndim == 1:
+            a = a.reshape(dims) if dims and len(dims) == 2 and dims[0] * dims[1] == a.size else a.reshape(1, -1)
+        t = _ns(dv.SourceTimestamp) or _ns(dv.ServerTimestamp) or time.time_ns()
+        self.counts["changes"] += 1
+        if self._batcher is not None and self._sink is not None:
+            self._batcher.flush()  # keep the order of arrival
+            self._sink.push_array(tag, t, a, q)
 
     def status_change_notification(self, status: ua.StatusChangeNotification) -> None:
         if quality_of(status.Status.value) != GOOD:

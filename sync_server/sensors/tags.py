@@ -150,6 +150,9 @@ class Batcher:
         self.interval = interval
         self.max_rows = max_rows
         self._lock = threading.Lock()
+        # Held while a batch is handed over: two flushes (the flusher's and a source's before
+        # a status change) must not deliver their batches out of order.
+        self._flush_lock = threading.Lock()
         self._tag_ids: dict[str, int] = {}
         self._tags: list[str] = []
         self._units: list[str] = []
@@ -184,17 +187,18 @@ class Batcher:
 
     def flush(self) -> None:
         """Push what has gathered (on the caller's thread)."""
-        with self._lock:
-            if not self._idx:
-                return
-            tags, units = self._tags, self._units
-            idx, t, v, q = self._idx, self._t, self._v, self._q
-            self._tag_ids, self._tags, self._units = {}, [], []
-            self._idx, self._t, self._v, self._q = [], [], [], []
-        self.pushed += len(idx)
-        self.sink.push(tags, np.array(idx, np.uint32), np.array(t, np.int64),
-                       np.array(v, np.float64), np.array(q, np.uint8),
-                       units if any(units) else None)
+        with self._flush_lock:
+            with self._lock:
+                if not self._idx:
+                    return
+                tags, units = self._tags, self._units
+                idx, t, v, q = self._idx, self._t, self._v, self._q
+                self._tag_ids, self._tags, self._units = {}, [], []
+                self._idx, self._t, self._v, self._q = [], [], [], []
+            self.pushed += len(idx)
+            self.sink.push(tags, np.array(idx, np.uint32), np.array(t, np.int64),
+                           np.array(v, np.float64), np.array(q, np.uint8),
+                           units if any(units) else None)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -223,7 +223,7 @@ class OpcServer:
     a few variables under ``ns=2;s=Press.*``; restartable on the same port."""
 
     VARIABLES: ClassVar[dict[str, object]] = {"Press.Force": 0.0, "Press.Temperature": 20.0, "Press.Running": False,
-                 "Press.Label": "line 1"}
+                 "Press.Label": "line 1", "Press.Camera": [0.0] * 6}
 
     def __init__(self) -> None:
         self.port = free_port()
@@ -280,7 +280,12 @@ class OpcServer:
 
         var = self.vars[name]
         when = dt.datetime.fromtimestamp(ts_ns / 1e9, dt.UTC) if ts_ns else dt.datetime.now(dt.UTC)
-        variant = ua.Variant(value, ua.VariantType.Double) if isinstance(value, float) else ua.Variant(value)
+        if isinstance(value, ua.Variant):
+            variant = value
+        elif isinstance(value, float):
+            variant = ua.Variant(value, ua.VariantType.Double)
+        else:
+            variant = ua.Variant(value)
         dv = ua.DataValue(variant, StatusCode=ua.StatusCode(status), SourceTimestamp=when,
                           ServerTimestamp=dt.datetime.now(dt.UTC))
         asyncio.run_coroutine_threadsafe(var.write_value(dv), self.loop).result(10)  # type: ignore[attr-defined, arg-type]

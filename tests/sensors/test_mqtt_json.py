@@ -6,6 +6,7 @@ import json
 import math
 import time
 
+import numpy as np
 import pytest
 
 from sync_server.sensors.mqtt import MqttSource, PayloadError, decode_json, time_ns
@@ -56,9 +57,25 @@ def test_payload_shapes():
     assert math.isnan(decode_json("a", b'{"value": NaN}', now)[0][2])
     assert decode_json("a", b'{"value": null}', now)[0][3] == BAD
     for garbage in (b"\xff\xfe", b"hello", b'{"value": "hot"}', b"{}", b"[]", b'{"ts": 5}',
-                    b'{"value": 1, "q": "great"}', b'"21.5"', b"[" * 100_000):
+                    b'{"value": 1, "q": "great"}', b'"21.5"', b"[" * 100_000, b"1" + b"0" * 400,
+                    b'{"value": 1, "ts": 1e400}'):
         with pytest.raises(PayloadError):
             decode_json("a", garbage, now)
+
+
+def test_array_frames():
+    frames: list = []
+    assert decode_json("cam", b'{"frame": [[1, 2, 3], [4, null, 6]], "ts": 1764670000}', 5, frames) == []
+    [(tag, t, a, q)] = frames
+    assert (tag, t, q, a.shape, a.dtype) == ("cam", 1_764_670_000 * 10**9, GOOD, (2, 3), np.float32)
+    assert a[0].tolist() == [1, 2, 3] and math.isnan(a[1, 1])
+    frames.clear()
+    decode_json("cam", json.dumps({"frame": list(range(12)), "shape": [3, 4], "q": "uncertain"}).encode(), 5, frames)
+    assert frames[0][2].shape == (3, 4) and frames[0][3] == UNCERTAIN
+    for bad in (b'{"frame": []}', b'{"frame": [[1, 2], [3]]}', b'{"frame": [["a"]]}',
+                b'{"frame": [1, 2, 3], "shape": [2, 2]}', b'{"frame": [[[1]]]}', b'{"frame": 5}'):
+        with pytest.raises(PayloadError):
+            decode_json("cam", bad, 5, [])
 
 
 def test_json_end_to_end(broker, sink: RecordingSink):
@@ -70,12 +87,15 @@ def test_json_end_to_end(broker, sink: RecordingSink):
         pub.publish("plant/line1/env", json.dumps({"temp": 21.5, "hum": 40, "ts": (T0_MS + 5) / 1000}))
         before = time.time_ns()
         pub.publish("plant/line1/press/running", "1")
-        sink.wait(lambda s: len(s.samples) >= 5, what="5 samples")
+        pub.publish("plant/line1/cam", json.dumps({"frame": [[20.5, 21.0], [22.0, 80.5]], "ts": T0_MS}))
+        sink.wait(lambda s: len(s.samples) >= 5 and len(s.arrays) == 1, what="5 samples and a frame")
         assert sink.of("plant/line1/press/temp") == [(T0_MS * NS, 61.5, GOOD), ((T0_MS + 100) * NS, 62.0, GOOD)]
         assert sink.of("plant/line1/env/temp") == [((T0_MS + 5) * NS, 21.5, GOOD)]
         assert sink.of("plant/line1/env/hum") == [((T0_MS + 5) * NS, 40.0, GOOD)]
         [(t, v, q)] = sink.of("plant/line1/press/running")
         assert v == 1.0 and q == GOOD and before <= t <= time.time_ns()  # stamped on arrival
+        [(tag, t, a, q)] = sink.arrays
+        assert (tag, t, q, a.tolist()) == ("plant/line1/cam", T0_MS * NS, GOOD, [[20.5, 21.0], [22.0, 80.5]])
     finally:
         pub.close()
         src.stop()

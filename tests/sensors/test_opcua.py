@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 
+import numpy as np
 import pytest
 
 from sync_server.sensors.opcua import OpcUaSource, quality_of
@@ -20,8 +21,17 @@ BAD_SENSOR_FAILURE = 0x808B0000
 UNCERTAIN_LAST_USABLE = 0x40900000
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def opc_server():
+    """One server for the tests that only write values (each writes its own variables)."""
+    srv = OpcServer().start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def own_server():
+    """A server the test may stop and start."""
     srv = OpcServer().start()
     yield srv
     srv.stop()
@@ -78,7 +88,25 @@ def test_bad_status_without_a_value_is_a_bad_nan(opc_server: OpcServer, sink: Re
     assert t == T0 and math.isnan(v) and q == BAD
 
 
-def test_server_lost_and_back(opc_server: OpcServer, sink: RecordingSink):
+def test_array_values_become_array_samples(opc_server: OpcServer, sink: RecordingSink):
+    from asyncua import ua
+    cam = "ns=2;s=Press.Camera"
+    src = start(opc_server.url, sink, [cam])
+    try:
+        sink.wait(lambda s: len(s.arrays) >= 1, what="the initial frame")
+        opc_server.write("Press.Camera", ua.Variant([20.0, 21.0, 22.0, 30.0, 31.0, 90.5], ua.VariantType.Double,
+                                                    Dimensions=[2, 3]), ts_ns=T0)
+        sink.wait(lambda s: len(s.arrays) >= 2, what="the new frame")
+    finally:
+        src.stop()
+    tag, t, a, q = sink.arrays[-1]
+    assert (tag, t, q) == (cam, T0, GOOD)
+    assert a.dtype == np.float32 and a.tolist() == [[20.0, 21.0, 22.0], [30.0, 31.0, 90.5]]
+    assert sink.arrays[0][2].shape == (1, 6)  # no dimensions given: one row
+
+
+def test_server_lost_and_back(own_server: OpcServer, sink: RecordingSink):
+    opc_server = own_server
     src = start(opc_server.url, sink, [FORCE])
     try:
         sink.wait(lambda s: s.online("plc") is True)
