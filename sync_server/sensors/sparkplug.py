@@ -88,6 +88,8 @@ def metric_value(m: pb.Payload.Metric, datatype: int) -> float | None:
     """The metric's value as a float (NaN if null), or ``None`` if it is not numeric."""
     if m.is_null:
         return math.nan
+    if datatype == DATETIME:
+        return None  # a point in time, not a measurement
     which = m.WhichOneof("value")
     if which == "int_value":
         v = m.int_value

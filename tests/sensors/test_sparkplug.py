@@ -89,6 +89,7 @@ def test_metric_values_decode_signed_types():
     assert metric_value(m, 7) == float((-7) & 0xFFFFFFFF)  # UInt32 stays unsigned
     assert metric_value(pb.Payload.Metric(long_value=(-3) & (2**64 - 1)), INT64) == -3.0
     assert metric_value(pb.Payload.Metric(string_value="x"), STRING) is None
+    assert metric_value(pb.Payload.Metric(long_value=T0), 13) is None  # DateTime
     assert math.isnan(metric_value(pb.Payload.Metric(is_null=True), FLOAT))
 
 
