@@ -64,6 +64,7 @@ class _Batch:
     v: F64
     q: U8
     units: list[str] | None
+    source: str = ""
 
 
 @dataclass
@@ -72,6 +73,26 @@ class _Array:
     t_ns: int
     values: npt.NDArray[np.float32]
     quality: int
+    source: str = ""
+
+
+class _SourceSink:
+    """What one source of the bridge delivers into: its samples carry its name, so the
+    server knows which streams go offline when the source does."""
+
+    def __init__(self, sink: ServerSink, name: str) -> None:
+        self._sink = sink
+        self.name = name
+
+    def push(self, tags: Tags, idx: U32, t_ns: I64, values: F64, quality: U8,
+             units: Sequence[str] | None = None) -> None:
+        self._sink.push(tags, idx, t_ns, values, quality, units, source=self.name)
+
+    def push_array(self, tag: str, t_ns: int, values: npt.NDArray[np.float32], quality: int) -> None:
+        self._sink.push_array(tag, t_ns, values, quality, source=self.name)
+
+    def source_status(self, name: str, online: bool, detail: str = "") -> None:
+        self._sink.source_status(self.name, online, detail)
 
 
 class ServerSink:
@@ -104,19 +125,25 @@ class ServerSink:
         self.connected = threading.Event()
 
     # -- Sink (any thread; never blocks) ---------------------------------------------------
+    def for_source(self, name: str) -> _SourceSink:
+        """The sink to start the source ``name`` with."""
+        return _SourceSink(self, name)
+
     def push(self, tags: Tags, idx: U32, t_ns: I64, values: F64, quality: U8,
-             units: Sequence[str] | None = None) -> None:
+             units: Sequence[str] | None = None, source: str = "") -> None:
         if not len(idx):
             return
-        b = _Batch(list(tags), idx, t_ns, values, quality, list(units) if units is not None else None)
+        b = _Batch(list(tags), idx, t_ns, values, quality, list(units) if units is not None else None,
+                   source)
         with self._lock:
             self._queue.append(b)
             self._queued += len(idx)
             self._trim()
 
-    def push_array(self, tag: str, t_ns: int, values: npt.NDArray[np.float32], quality: int) -> None:
+    def push_array(self, tag: str, t_ns: int, values: npt.NDArray[np.float32], quality: int,
+                   source: str = "") -> None:
         with self._lock:
-            self._queue.append(_Array(tag, t_ns, values, quality))
+            self._queue.append(_Array(tag, t_ns, values, quality, source))
             self._queued += 1
             self._trim()
 
@@ -320,8 +347,10 @@ class ServerSink:
                         items.append(self._queue.popleft())
                         break
                     size = len(head.idx) if isinstance(head, _Batch) else 1
-                    if items and n + size > MAX_PER_MESSAGE:
-                        break
+                    first = items[0] if items else None
+                    if first is not None and not isinstance(first, tuple) and (
+                            n + size > MAX_PER_MESSAGE or head.source != first.source):
+                        break  # at most MAX_PER_MESSAGE samples, of one source
                     items.append(self._queue.popleft())
                     n += size
             ok = self._send_items(sock, items)
@@ -374,6 +403,9 @@ class ServerSink:
             np.concatenate(q_parts).astype(np.uint8) if q_parts else np.zeros(0, np.uint8),
         ]
         body: dict[str, Any] = {"tags": [t[:256] for t in tags], "n": len(cols[0])}
+        first = items[0]
+        if not isinstance(first, tuple) and first.source:
+            body["source"] = first.source[:128]
         if any(units):
             body["units"] = [u[:32] for u in units]
         if arrays:
@@ -382,6 +414,14 @@ class ServerSink:
         if ok:
             self.counts["sent"] += len(cols[0]) + len(arrays)
         return ok
+
+
+def _reported_name(src: Source, bridge: str) -> str:
+    """How the server names a source: an MQTT source in a shared subscription runs in
+    several bridges at once, so each bridge's share is a source of its own
+    (``plant@bridge-1``) and one bridge stopping does not mark the others' streams offline."""
+    inner = getattr(src, "source", src)
+    return f"{src.name}@{bridge}" if getattr(inner, "share", None) else src.name
 
 
 def run(config: str, endpoint: str, token: str, server_key: str | None = None,
@@ -408,7 +448,7 @@ def run(config: str, endpoint: str, token: str, server_key: str | None = None,
     started: list[Source] = []
     try:
         for src in sources:
-            src.start(sink)
+            src.start(sink.for_source(_reported_name(src, sink.name)))
             started.append(src)
         say(f"twin-sync bridge: {len(sources)} source(s) ({', '.join(s.name for s in sources)}) "
             f"-> {endpoint}")

@@ -148,9 +148,14 @@ class OpcUaSource:
     def _thread_main(self) -> None:
         loop = asyncio.new_event_loop()
         self._loop = loop
+        asyncio.set_event_loop(loop)
         try:
             loop.run_until_complete(self._main())
         finally:
+            pending = asyncio.all_tasks(loop)  # the client's helpers, if any outlived it
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 

@@ -262,7 +262,12 @@ class OpcServer:
         def run() -> None:
             loop = asyncio.new_event_loop()
             self.loop = loop
+            asyncio.set_event_loop(loop)
             loop.run_until_complete(main())
+            pending = asyncio.all_tasks(loop)  # sessions the server left behind
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.close()
 
         self.thread = threading.Thread(target=run, name="opcua-test-server", daemon=True)
@@ -311,6 +316,7 @@ class PushCollector:
         self.sources: list[tuple[str, str, bool, str]] = []  # peer, name, online, detail
         self.hellos: list[str] = []
         self.pushes = 0
+        self.push_sources: set[str] = set()
         self._stop = threading.Event()
         self.thread: threading.Thread | None = None
 
@@ -378,6 +384,7 @@ class PushCollector:
         tags = body["tags"]
         with self.cond:
             self.pushes += 1
+            self.push_sources.add(body.get("source", ""))
             for tag, unit in zip(tags, body.get("units", [""] * len(tags)), strict=True):
                 if unit:
                     self.units[tag] = unit

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from collections import Counter
 
 import numpy as np
@@ -83,6 +84,7 @@ def test_bridge_process_pushes_mapped_samples(tmp_path, broker, collector: PushC
                                          ("bridge-a", "plant/press/force", T0_MS * NS, 3.0, GOOD)]
     assert collector.units == {"line1/press/temp": "°C"}
     assert "1 source(s) (plant)" in out
+    assert collector.push_sources == {"plant"}  # the server knows whose streams these are
     # Stopping says so: the server shows the source offline rather than stale values.
     assert collector.online("plant") is False
     assert "ignored a payload on plant/junk" in err
@@ -96,7 +98,8 @@ def test_two_bridges_share_one_subscription(tmp_path, broker, collector: PushCol
     n = 400
     try:
         for b in bridges:
-            collector.wait(lambda c, b=b: c.online("plant", b.name) is True, what=f"{b.name} online")
+            # Each bridge's share of the subscription is a source of its own.
+            collector.wait(lambda c, b=b: c.online(f"plant@{b.name}") is True, what=f"{b.name} online")
         pub = Publisher(broker)
         try:
             for i in range(n):
@@ -113,6 +116,7 @@ def test_two_bridges_share_one_subscription(tmp_path, broker, collector: PushCol
     assert set(per_bridge) == {"bridge-a", "bridge-b"} and min(per_bridge.values()) > n // 10, per_bridge
     for _peer, tag, t, v, _ in collector.samples:
         assert tag == f"plant/m{int(v) % 8}" and t == (T0_MS + int(v)) * NS
+    assert collector.push_sources == {"plant@bridge-a", "plant@bridge-b"}
 
 
 def test_unreachable_server_drops_oldest_and_counts(collector: PushCollector):
@@ -171,3 +175,48 @@ def test_bad_token_and_bad_file_end_the_bridge_in_words(tmp_path, broker, collec
                        check=False, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
     assert "line 5" in r.stdout and "did you mean 'topics'" in r.stdout
+
+
+def test_bridge_feeds_a_real_server_and_clients_see_values_and_offline(
+        tmp_path, broker, server, make_client, room_name):
+    """MQTT → bridge process → server hub → a joined client: the value shows on the bound
+    sensor; the broker dying shows the source offline and the stream's quality offline."""
+    from twin_app.core import AddNode, Node, new_id
+    from twin_app.core.sensors import OFFLINE
+
+    client = make_client(room_name, name="Ana")
+    assert client.wait_for(lambda: client.state == "live", 15), client.state_detail
+    part, sensor = new_id(), new_id()
+    client.submit(AddNode(Node(part, "root", "V", kind="part", name="Press")), "add part")
+    client.submit(AddNode(Node(sensor, part, "V", kind="sensor", name="Oil temperature",
+                               props={"tag": "line1/press/temp", "unit": "°C"})), "add sensor")
+    feed = client.sensors
+    bridge = Bridge(mapping(tmp_path, broker), server.endpoint, "bridge-a")
+    pub = Publisher(broker)
+    try:
+        assert client.wait_for(lambda: "plant" in feed.sources and feed.sources["plant"].online, 20)
+        # Until the hub has the room's sensor, a sample may arrive before it is bound.
+        ms = time.time_ns() // NS
+        for k in range(50):
+            pub.publish("plant/press/temp", json.dumps({"value": 61.5 + k, "ts": ms + k}))
+            if client.wait_for(lambda: feed.value("line1/press/temp") is not None, 0.2):
+                break
+        last = feed.value("line1/press/temp")
+        assert last is not None and last[2] == GOOD
+        pub.publish("plant/press/temp", json.dumps({"value": 99.0, "ts": ms + 100}))
+        assert client.wait_for(lambda: feed.value("line1/press/temp")[0] == 99.0, 10)
+        assert feed.stream("line1/press/temp").unit == "°C"
+        pub.close()
+        broker.kill()
+        assert client.wait_for(lambda: not feed.sources["plant"].online, 15)
+        assert client.wait_for(lambda: feed.value("line1/press/temp")[2] == OFFLINE, 10)
+        broker.start()
+        assert client.wait_for(lambda: feed.sources["plant"].online, 20)
+        pub = Publisher(broker, "publisher-2")
+        pub.publish("plant/press/temp", json.dumps({"value": 70.0, "ts": time.time_ns() // NS}))
+        assert client.wait_for(lambda: feed.value("line1/press/temp")[:3:2] == (70.0, GOOD), 10)
+    finally:
+        pub.close()
+        code, _, err = bridge.stop()
+    assert code == 0, err
+    assert client.wait_for(lambda: not feed.sources["plant"].online, 10)
