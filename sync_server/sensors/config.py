@@ -355,8 +355,8 @@ def _builder(kind: str) -> Builder:
         raise SettingError("type", f"the simulator source is not available: {exc}") from exc
     fn = getattr(module, "from_settings", None)
     if fn is None:
-        raise SettingError("type", "the simulator source cannot be configured from a mapping "
-                                   "file in this version")
+        raise SettingError("type", "the simulator drives a room's sensors: start the server with "
+                                   "`twin-sync serve --simulate ROOM` instead of a [[source]] entry")
     return fn  # type: ignore[no-any-return]
 
 
