@@ -30,7 +30,7 @@ Non-finite values and out-of-order or repeated times are passed on as they are â
 marks non-finite values bad and drops samples not newer than the stream's newest.
 
 The connection reconnects by itself with a doubling back-off (``reconnect_min_s`` â€¦
-``reconnect_max_s``) and resubscribes; the sink hears ``source_status`` on each change.
+``reconnect_max_s``, whole seconds) and resubscribes; the sink hears ``source_status`` on each change.
 """
 
 from __future__ import annotations
@@ -223,11 +223,15 @@ class MqttSource:
                  share: str | None = None, username: str | None = None,
                  password: str | None = None, tls: bool = False, ca_file: str | None = None,
                  client_id: str | None = None, keepalive: int = 30,
-                 reconnect_min_s: float = 0.5, reconnect_max_s: float = 30.0,
+                 reconnect_min_s: int = 1, reconnect_max_s: int = 30,
                  batch_s: float = 0.01) -> None:
         parts = urlsplit(url if "://" in url else f"mqtt://{url}")
         if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
             raise SettingError("url", f"'url' must start with mqtt:// or mqtts://, not {parts.scheme}://")
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise SettingError("url", f"'url' has a bad port: {exc}") from exc
         if not parts.hostname:
             raise SettingError("url", "'url' names no host")
         if fmt not in ("json", "sparkplug"):
@@ -238,7 +242,7 @@ class MqttSource:
         self.url = url
         self.host = parts.hostname
         self.tls = tls or parts.scheme in ("mqtts", "ssl")
-        self.port = parts.port or (8883 if self.tls else 1883)
+        self.port = port or (8883 if self.tls else 1883)
         self.topics = topics
         self.format = fmt
         self.qos = qos
@@ -270,8 +274,8 @@ class MqttSource:
             username=s.opt_text("username"), password=s.secret("password"),
             tls=s.flag("tls", False), ca_file=str(s.path("ca_file")) if s.opt_text("ca_file") else None,
             client_id=s.opt_text("client_id"), keepalive=s.integer("keepalive", 30, 5, 3600),
-            reconnect_min_s=s.number("reconnect_min_s", 0.5, 0.05, 60),
-            reconnect_max_s=s.number("reconnect_max_s", 30.0, 0.1, 3600),
+            reconnect_min_s=s.integer("reconnect_min_s", 1, 1, 60),
+            reconnect_max_s=s.integer("reconnect_max_s", 30, 1, 3600),
         )
 
     def __repr__(self) -> str:
@@ -290,7 +294,7 @@ class MqttSource:
             c.username_pw_set(self.username, self.password)
         if self.tls:
             c.tls_set(ca_certs=self.ca_file, cert_reqs=ssl.CERT_REQUIRED)
-        c.reconnect_delay_set(min_delay=max(1, round(self.reconnect[0])), max_delay=max(1, round(self.reconnect[1])))
+        c.reconnect_delay_set(min_delay=self.reconnect[0], max_delay=max(self.reconnect))
         c.on_connect = self._on_connect
         c.on_connect_fail = self._on_connect_fail
         c.on_disconnect = self._on_disconnect

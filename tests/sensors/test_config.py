@@ -80,6 +80,9 @@ def test_parse_a_good_file(tmp_path):
      "unknown setting 'topcs' (did you mean 'topics'?)"),
     ('[[source]]\nname = "a"\ntype = "mqtt"\nurl = "mqtt://x"\n', 1, "'topics' is required"),
     ('[[source]]\nname = "a"\ntype = "mqtt"\nurl = "http://x"\ntopics = ["t"]\n', 4, "mqtt://"),
+    ('[[source]]\nname = "a"\ntype = "mqtt"\nurl = "mqtt://x:port"\ntopics = ["t"]\n', 4, "bad port"),
+    ('[[source]]\nname = "a"\ntype = "opcua"\nurl = "opc.tcp://x:4840"\nnodes = ["ns=2;q=oops"]\n', 5,
+     "not an OPC UA node id"),
     ('[[source]]\nname = "a"\ntype = "mqtt"\nurl = "mqtt://x"\ntopics = ["t"]\nqos = 3\n', 6,
      "between 0 and 2"),
     ('[[source]]\nname = "a"\ntype = "mqtt"\nurl = "mqtt://x"\ntopics = ["t"]\n'

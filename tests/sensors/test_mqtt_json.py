@@ -156,7 +156,7 @@ def test_mapping_renames_scales_and_drops(broker, sink: RecordingSink, caplog):
 def test_broker_killed_and_restarted(broker, sink: RecordingSink):
     """The source goes offline when the broker dies, back online when it returns, and
     nothing is delivered twice."""
-    src = start(broker, sink, reconnect_min_s=0.1, reconnect_max_s=1.0)
+    src = start(broker, sink, reconnect_min_s=1, reconnect_max_s=1)
     pub = Publisher(broker, "pub-1")
     try:
         for i in range(5):
@@ -183,3 +183,12 @@ def test_broker_killed_and_restarted(broker, sink: RecordingSink):
     states = [on for n, on, _ in sink.status if n == "plant"]
     assert states[:2] == [False, True] and True in states[states.index(False, 1):]
     assert OFFLINE not in {q for _, _, q in got}
+
+
+def test_unreachable_broker_is_offline_and_stops_cleanly(sink: RecordingSink):
+    from tests.sensors.kit import free_port
+    src = MqttSource("plant", f"mqtt://127.0.0.1:{free_port()}", ["plant/#"])
+    src.start(sink)
+    sink.wait(lambda s: any("cannot reach" in d for _, _, d in s.status), what="a failed attempt")
+    src.stop()
+    assert sink.online("plant") is False and sink.status[-1][2] == "stopped"

@@ -68,8 +68,8 @@ class EdgeNode:
 
 @pytest.fixture
 def host(broker, sink):
-    src = MqttSource("edge", broker.url, ["spBv1.0/G/#"], "sparkplug", reconnect_min_s=0.1,
-                     reconnect_max_s=1.0)
+    src = MqttSource("edge", broker.url, ["spBv1.0/G/#"], "sparkplug", reconnect_min_s=1,
+                     reconnect_max_s=1)
     src.start(sink)
     sink.wait(lambda s: s.online("edge") is True, what="the host to subscribe")
     yield src
