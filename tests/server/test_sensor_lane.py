@@ -263,3 +263,38 @@ def test_injected_bearing_fault_shows_as_a_spectrum_peak_at_the_bearing_frequenc
         assert after_bpfo > 3 * max(before_bpfo, 1.0)
     finally:
         c.close()
+
+
+def test_a_sensor_bound_in_a_simulated_room_is_simulated_at_once(demo):
+    from twin_app.net import SyncClient
+
+    c = SyncClient(demo.endpoint, "demo", "owner-token", "Ana")
+    c.start()
+    try:
+        live(c)
+        part = next(n for n in c.store.doc.nodes.values() if n.kind == "part" and n.mesh)
+        c.submit(AddNode(Node(new_id(), part.id, "V", kind="sensor", name="New probe", props={
+            "tag": "demo/new/probe", "sensor_type": "temperature", "range_min": 0.0, "range_max": 50.0})),
+            "bind sensor")
+        assert c.wait_for(lambda: (v := c.sensors.value("demo/new/probe")) is not None and 0 <= v[0] <= 50, 10)
+    finally:
+        c.close()
+
+
+def test_a_bridge_that_leaves_takes_its_source_offline_and_its_values_show_it(server, make_client, room_name):
+    from twin_app.core.sensors import OFFLINE
+
+    a = make_client(room_name, name="Ana")
+    live(a)
+    add_sensor(a, "yard/flow", stale_s=3600.0)
+    src = Pusher(server.endpoint, name="yard-bridge")
+    try:
+        src.push(["yard/flow"], [0], [now_ns()], [3.0])
+        assert a.wait_for(lambda: (v := value(a, "yard/flow")) is not None and v[2] == GOOD, 10)
+        assert a.sensors.sources["yard-bridge"].online
+        src.send(protocol.BYE, {})
+        assert a.wait_for(lambda: not a.sensors.sources["yard-bridge"].online, 10)
+        assert a.wait_for(lambda: value(a, "yard/flow")[2] == OFFLINE, 10)
+        assert "disconnected" in a.sensors.sources["yard-bridge"].detail
+    finally:
+        src.close()
