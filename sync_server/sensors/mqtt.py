@@ -353,12 +353,17 @@ class MqttSource:
         self._status(True, f"connected to {self.host}:{self.port}")
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
-        self._status(False, f"cannot reach the broker at {self.host}:{self.port}")
+        # paho does not pass the reason on; name the likely ones.
+        why = " over TLS (down, or its certificate is not trusted: check ca_file)" if self.tls else ""
+        self._status(False, f"cannot reach the broker at {self.host}:{self.port}{why}")
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: ReasonCode,
                        props: Properties | None) -> None:
         if self._host is not None:
             self._host.connection_lost()
+        last = self._last_status
+        if last is not None and not last[0] and last[1].startswith("broker refused"):
+            return  # the refusal says more than the disconnection that follows it
         why = _reason(rc)
         self._status(False, f"lost the broker at {self.host}:{self.port}" + (f": {why}" if why else ""))
 

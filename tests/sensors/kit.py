@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import signal
 import socket
@@ -37,22 +38,39 @@ def wait_until(pred: Callable[[], bool], timeout: float = 10.0, what: str = "con
 class Broker:
     """A Mosquitto broker on a free loopback port; can be killed and restarted on it."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, users: dict[str, str] | None = None,
+                 tls: tuple[Path, Path, Path] | None = None) -> None:
+        """``users``: name → password (anonymous clients are then refused); ``tls``: CA,
+        certificate and key files for a second, TLS listener on ``tls_port``."""
         exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(exe).exists():
             pytest.fail("mosquitto is not installed (scripts/setup.sh installs it)")
         self.exe = exe
         self.port = free_port()
+        self.tls_port = free_port()
         self.conf = workdir / "mosquitto.conf"
         self.log = workdir / "mosquitto.log"
         # MQTT 5 (and its shared subscriptions) is on by default in Mosquitto 2.
-        self.conf.write_text(
+        conf = (
+            # Started as root, Mosquitto would drop to its own user, which cannot read the
+            # test's private folder (password file, certificates, log).
+            f"user {getpass.getuser()}\n"
             f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
             "persistence false\n"
             f"log_dest file {self.log}\n"
             "log_type error\nlog_type warning\nlog_type notice\n"
         )
+        if users:
+            pw = workdir / "passwords"
+            pw.write_text("".join(f"{u}:{p}\n" for u, p in users.items()))
+            subprocess.run([shutil.which("mosquitto_passwd") or "mosquitto_passwd", "-U", str(pw)], check=True)
+            conf += f"allow_anonymous false\npassword_file {pw}\n"
+        else:
+            conf += "allow_anonymous true\n"
+        if tls:
+            ca, cert, key = tls
+            conf += f"listener {self.tls_port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\n"
+        self.conf.write_text(conf)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -160,11 +178,14 @@ class RecordingSink:
 class Publisher:
     """A paho MQTT 5 client that publishes and waits until the broker has each message."""
 
-    def __init__(self, broker: Broker, client_id: str = "test-publisher") -> None:
+    def __init__(self, broker: Broker, client_id: str = "test-publisher",
+                 auth: tuple[str, str] | None = None) -> None:
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
 
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        if auth:
+            self.client.username_pw_set(*auth)
         self.connected = threading.Event()
         self.client.on_connect = lambda c, u, f, rc, p: self.connected.set()
         self.client.connect("127.0.0.1", broker.port, 30)
@@ -410,3 +431,44 @@ class PushCollector:
         if self.thread is not None:
             self.thread.join(10)
             self.thread = None
+
+
+def make_tls_files(folder: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a certificate for 127.0.0.1/localhost signed by it."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Twinroom test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False,
+                                       key_encipherment=False, data_encipherment=False, key_agreement=False,
+                                       key_cert_sign=True, crl_sign=True, encipher_only=False,
+                                       decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = (folder / "ca.pem", folder / "server.pem", folder / "server.key")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return paths

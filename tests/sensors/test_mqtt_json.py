@@ -192,3 +192,36 @@ def test_unreachable_broker_is_offline_and_stops_cleanly(sink: RecordingSink):
     sink.wait(lambda s: any("cannot reach" in d for _, _, d in s.status), what="a failed attempt")
     src.stop()
     assert sink.online("plant") is False and sink.status[-1][2] == "stopped"
+
+
+def test_tls_and_password(tmp_path, sink: RecordingSink):
+    """A broker that wants TLS (own CA) and a password: the right settings connect; a
+    wrong password or an unknown CA leave the source offline, saying why."""
+    from tests.sensors.kit import Broker, make_tls_files
+
+    ca, cert, key = make_tls_files(tmp_path)
+    b = Broker(tmp_path, users={"twin": "s3cret", "pub": "pub"}, tls=(ca, cert, key)).start()
+    try:
+        url = f"mqtts://127.0.0.1:{b.tls_port}"
+        good = MqttSource("good", url, ["plant/#"], username="twin", password="s3cret", ca_file=str(ca))
+        bad_pw = MqttSource("bad-pw", url, ["plant/#"], username="twin", password="nope", ca_file=str(ca))
+        bad_ca = MqttSource("bad-ca", url, ["plant/#"], username="twin", password="s3cret")
+        for src in (good, bad_pw, bad_ca):
+            src.start(sink)
+        try:
+            sink.wait(lambda s: s.online("good") is True, what="the TLS source online")
+            pub = Publisher(b, auth=("pub", "pub"))
+            try:
+                pub.publish("plant/t", json.dumps({"value": 1.5, "ts": T0_MS}))
+            finally:
+                pub.close()
+            sink.wait(lambda s: s.of("plant/t") == [(T0_MS * NS, 1.5, GOOD)])
+            sink.wait(lambda s: any(n == "bad-pw" and "refused" in d for n, _, d in s.status), what="refusal")
+            sink.wait(lambda s: any(n == "bad-ca" and "certificate" in d.lower() for n, _, d in s.status),
+                      what="a certificate error")
+        finally:
+            for src in (good, bad_pw, bad_ca):
+                src.stop()
+        assert not any(on for n, on, _ in sink.status if n in ("bad-pw", "bad-ca"))
+    finally:
+        b.stop()
