@@ -14,9 +14,13 @@ client: ``HELLO`` with the token first, see docs/protocol.md). The token's role 
 * The queue is bounded (``max_queued`` samples). While the server is unreachable, the
   oldest samples are dropped and counted — live values matter more than a backlog — and
   the count is logged when the server answers again.
-* The connection is checked with pings; after three heartbeats of silence, or when the
-  server forgets the session, the sink reconnects with a fresh socket and a new ``HELLO``
-  after a doubling back-off, and sends every source's latest state again.
+* The connection is checked with pings; after three heartbeats of silence, a dropped
+  connection, or when the server forgets the session, the sink reconnects with a fresh
+  socket and a new ``HELLO`` after a doubling back-off, and sends every source's latest
+  state again.
+* What was sent is kept until the answer to a later ping shows the server has it; after a
+  reconnect it is sent again (the hub drops what it already had), so a server restart
+  loses no samples the bridge had sent.
 
 Several bridge processes can feed one server; with MQTT 5 shared subscriptions they split
 one broker's load (docs/sensors.md).
@@ -52,6 +56,7 @@ BATCH_S = 0.015
 MAX_PER_MESSAGE = 100_000
 HELLO_TIMEOUT = 3.0
 PING_EVERY = 1.0
+CONFIRM_EVERY = 0.2
 BACKOFF_MAX = 5.0
 LE_U4, LE_I8, LE_F8, LE_F4 = np.dtype("<u4"), np.dtype("<i8"), np.dtype("<f8"), np.dtype("<f4")
 
@@ -118,10 +123,18 @@ class ServerSink:
         self.state = "connecting"
         self.role = ""
         self.fatal: str | None = None  # the server refused us for good (e.g. a bad token)
-        self.counts = {"sent": 0, "messages": 0, "dropped": 0, "reconnects": 0, "errors": 0}
+        self.counts = {"sent": 0, "messages": 0, "dropped": 0, "reconnects": 0, "errors": 0,
+                       "resent": 0}
         self._dropped_unreported = 0
         self._flush_until = 0.0
         self._monitor: zmq.Socket[bytes] | None = None
+        # Sent but not yet known to have reached the server: message contents, and the
+        # pings sent after them. A ping's answer confirms everything sent before it (one
+        # connection keeps its order); after a reconnect the rest is sent again. A sample
+        # that did arrive twice is dropped by the hub (not newer than its stream's newest).
+        self._unconfirmed: deque[list[_Batch | _Array | tuple[str, bool, str]] | float] = deque()
+        self._unconfirmed_n = 0
+        self._pings: set[float] = set()
         self.connected = threading.Event()
 
     # -- Sink (any thread; never blocks) ---------------------------------------------------
@@ -215,9 +228,11 @@ class ServerSink:
                         with self._lock:  # the server may be new: tell it every source's state
                             self._queue.extendleft(
                                 reversed([(n, on, d) for n, (on, d) in self._sources.items()]))
+                    elif msg.type == protocol.HEARTBEAT and msg.body.get("t") in self._pings:
+                        self._confirm(msg.body["t"])
                     elif msg.type == protocol.ERROR:
                         self._on_error(msg.body["code"], msg.body["reason"])
-                        if msg.body["code"] in (protocol.E_NO_SESSION, protocol.E_AUTH):
+                        if msg.body["code"] in (protocol.E_NO_SESSION, protocol.E_AUTH, protocol.E_FORBIDDEN):
                             self._drop(sock)
                             sock = None
                             next_try = time.monotonic() + backoff
@@ -242,10 +257,14 @@ class ServerSink:
                     backoff = min(backoff * 2, BACKOFF_MAX)
                     continue
                 if self.state == "live":
-                    if now - last_ping >= PING_EVERY:
-                        self._send(sock, protocol.HEARTBEAT, {"t": time.time()})
-                        last_ping = now
                     self._send_queued(sock)
+                    # Ping every second, and soon after sending so what was sent is confirmed.
+                    if now - last_ping >= (CONFIRM_EVERY if self._unconfirmed_n else PING_EVERY):
+                        t = time.time()
+                        if self._send(sock, protocol.HEARTBEAT, {"t": t}):
+                            self._pings.add(t)
+                            self._unconfirmed.append(t)
+                        last_ping = now
                 self._wake.wait(BATCH_S)
                 self._wake.clear()
         except Exception:  # the process must report, not hang silently
@@ -296,8 +315,35 @@ class ServerSink:
             self._monitor.close(linger=0)
             self._monitor = None
 
+    def _confirm(self, t: float) -> None:
+        """The server answered the ping ``t``: everything sent before it arrived."""
+        while self._unconfirmed:
+            entry = self._unconfirmed.popleft()
+            if isinstance(entry, float):
+                self._pings.discard(entry)
+                if entry == t:
+                    return
+            else:
+                self._unconfirmed_n -= _samples(entry)
+
+    def _requeue_unconfirmed(self) -> None:
+        """After a lost connection: send again what may not have arrived, before the rest.
+        Source states are left out: the current ones are sent after every WELCOME."""
+        items = [i for entry in self._unconfirmed if not isinstance(entry, float)
+                 for i in entry if not isinstance(i, tuple)]
+        self._unconfirmed.clear()
+        self._unconfirmed_n = 0
+        self._pings.clear()
+        if items:
+            with self._lock:
+                self._queue.extendleft(reversed(items))
+                self._queued += _samples(items)
+                self.counts["resent"] += _samples(items)
+                self._trim()
+
     def _drop(self, sock: zmq.Socket[bytes]) -> None:
         """Close a connection that went wrong (the caller forgets the socket)."""
+        self._requeue_unconfirmed()
         self._close_monitor(sock)
         sock.close(linger=0)
         if self.state == "live":
@@ -318,6 +364,10 @@ class ServerSink:
         self.counts["errors"] += 1
         if code == protocol.E_AUTH:
             self.fatal = f"the server refused the token: {reason}"
+            log.error("%s", self.fatal)
+        elif code == protocol.E_FORBIDDEN:
+            self.fatal = (f"the token's role ({self.role or 'unknown'}) may not push sensor samples; "
+                          f"use a token with the role source: {reason}")
             log.error("%s", self.fatal)
         elif self.counts["errors"] <= 5 or self.counts["errors"] % 1000 == 0:
             log.warning("the server refused a message (%s): %s", code, reason)
@@ -358,8 +408,15 @@ class ServerSink:
                 if not ok:  # the socket is full: keep them, in order, and try later
                     self._queue.extendleft(reversed(items))
                     return
-                self._queued -= sum(len(i.idx) if isinstance(i, _Batch) else 1
-                                    for i in items if not isinstance(i, tuple))
+                self._queued -= _samples(items)
+            self._unconfirmed.append(items)
+            self._unconfirmed_n += _samples(items)
+            while self._unconfirmed_n > self.max_queued and self._unconfirmed:
+                entry = self._unconfirmed.popleft()  # too much to keep: forget the oldest
+                if isinstance(entry, float):
+                    self._pings.discard(entry)
+                else:
+                    self._unconfirmed_n -= _samples(entry)
 
     def _send_items(self, sock: zmq.Socket[bytes], items: list[_Batch | _Array | tuple[str, bool, str]]) -> bool:
         if len(items) == 1 and isinstance(items[0], tuple):
@@ -414,6 +471,10 @@ class ServerSink:
         if ok:
             self.counts["sent"] += len(cols[0]) + len(arrays)
         return ok
+
+
+def _samples(items: Sequence[_Batch | _Array | tuple[str, bool, str]]) -> int:
+    return sum(len(i.idx) if isinstance(i, _Batch) else 1 for i in items if not isinstance(i, tuple))
 
 
 def _reported_name(src: Source, bridge: str) -> str:

@@ -338,6 +338,7 @@ class PushCollector:
         self.hellos: list[str] = []
         self.pushes = 0
         self.push_sources: set[str] = set()
+        self.frozen = threading.Event()
         self._stop = threading.Event()
         self.thread: threading.Thread | None = None
 
@@ -352,11 +353,24 @@ class PushCollector:
             ctx = zmq.Context.instance()
             sock = ctx.socket(zmq.ROUTER)
             sock.setsockopt(zmq.LINGER, 0)
-            sock.bind(self.endpoint)
+            # A collector restarted on the port of a stopped one: ZeroMQ releases a closed
+            # socket's port in its own time.
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    sock.bind(self.endpoint)
+                    break
+                except zmq.ZMQError as exc:
+                    if exc.errno != zmq.EADDRINUSE or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.02)
             ready.set()
             names: dict[bytes, str] = {}
             try:
                 while not self._stop.is_set():
+                    if self.frozen.is_set():  # a hung server: reads nothing
+                        self._stop.wait(0.02)
+                        continue
                     if not sock.poll(20):
                         continue
                     rid, *frames = sock.recv_multipart()

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from sync_server.sensors.bridge import ServerSink
-from tests.sensors.kit import Publisher, PushCollector, free_port
+from tests.sensors.kit import Publisher, PushCollector, free_port, wait_until
 from twin_app.core.sensors import GOOD
 
 pytestmark = pytest.mark.net
@@ -144,20 +144,32 @@ def test_unreachable_server_drops_oldest_and_counts(collector: PushCollector):
         sink.stop()
 
 
-def test_server_restart_reconnects_and_resends_states(collector: PushCollector):
+def test_server_restart_loses_nothing_and_resends_states(collector: PushCollector):
+    """Samples sent while the server restarts are sent again after the new HELLO (a
+    sample that arrived twice is dropped by the hub); source states are repeated."""
     sink = ServerSink(collector.endpoint, "source-token", name="restarts")
     sink.start()
+
+    def push(k: int) -> None:
+        sink.push(["y"], np.zeros(1, np.uint32), np.array([T0_MS * NS + k], np.int64), np.array([float(k)]),
+                  np.zeros(1, np.uint8), source="plc")
+
     try:
         sink.source_status("plc", True, "connected")
-        collector.wait(lambda c: c.online("plc") is True)
+        push(0)
+        collector.wait(lambda c: c.online("plc") is True and len(c.samples) == 1)
+        collector.frozen.set()  # the server hangs, then dies with what it had not read
+        push(1)
+        sent = sink.counts["messages"]
+        wait_until(lambda: sink.counts["messages"] > sent, what="sample 1 sent")
         collector.stop()
         again = PushCollector(collector.port).start()
         try:
-            # A new server knows nothing: the bridge says HELLO again and repeats the state.
-            sink.push(["y"], np.zeros(1, np.uint32), np.array([T0_MS * NS], np.int64), np.ones(1),
-                      np.zeros(1, np.uint8))
-            again.wait(lambda c: c.online("plc") is True and len(c.samples) == 1, what="resent state")
+            push(2)
+            again.wait(lambda c: c.online("plc") is True and {s[3] for s in c.samples} >= {1.0, 2.0},
+                       what="the samples sent around the restart")
             assert again.hellos == ["restarts"]
+            assert {s[2] for s in again.samples} <= {T0_MS * NS + k for k in range(3)}
         finally:
             again.stop()
     finally:
@@ -220,3 +232,10 @@ def test_bridge_feeds_a_real_server_and_clients_see_values_and_offline(
         code, _, err = bridge.stop()
     assert code == 0, err
     assert client.wait_for(lambda: not feed.sources["plant"].online, 10)
+
+
+def test_a_token_that_may_not_push_ends_the_bridge_in_words(tmp_path, broker, server):
+    b = Bridge(mapping(tmp_path, broker), server.endpoint, "designer-bridge", token="designer-token")
+    out, _err = b.proc.communicate(timeout=60)
+    assert b.proc.returncode == 1
+    assert "may not push sensor samples" in out and "role source" in out
