@@ -238,6 +238,10 @@ class MqttSource:
             raise SettingError("format", f"'format' is {fmt!r}; it must be json or sparkplug")
         if share is not None and (not share or any(c in share for c in "/+#")):
             raise SettingError("share", "'share' must be a group name without '/', '+' or '#'")
+        if share is not None and fmt == "sparkplug":
+            raise SettingError("share", "a Sparkplug subscription cannot be shared (each edge node's "
+                                        "births and sequence numbers must reach one bridge); split "
+                                        "the topics by group or node instead")
         self.name = name
         self.url = url
         self.host = parts.hostname

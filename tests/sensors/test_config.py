@@ -96,6 +96,8 @@ def test_parse_a_good_file(tmp_path):
     ('[[source]]\nname = "a"\ntype = "mqtt"\nurl = "mqtt://x"\ntopics = ["t"]\n\n'
      '[[map]]\nfrom = "t"\ntag = "x"\n\n[[map]]\nfrom = "t"\ntag = "y"\n', 12, "mapped twice"),
     ('passthru = true\n', 1, "did you mean 'passthrough'"),
+    ('[[source]]\nname = "a"\ntype = "mqtt"\nformat = "sparkplug"\nurl = "mqtt://x"\nshare = "g"\n', 6,
+     "cannot be shared"),
     ('passthrough = true\n', None, "no [[source]] entries"),
     ('[[source]]\nname = "r"\ntype = "csv"\npath = "missing.csv"\n', 4, "no file"),
 ])
@@ -172,3 +174,25 @@ def test_sources_from_a_file_deliver_mapped_tags(tmp_path, broker, sink: Recordi
     assert sorted(sink.samples) == [("line1/press/force", 1_764_670_000_000_000_000, 12.0, GOOD),
                                     ("line1/press/temp", 1_764_670_000_000_000_000, 50.0, GOOD)]
     assert sink.units == {"line1/press/force": "kN", "line1/press/temp": "°C"}
+
+
+def test_the_documented_example_is_a_valid_file(tmp_path, monkeypatch):
+    """docs/sensors.md's example parses, and builds once its files exist."""
+    from pathlib import Path
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    doc = (Path(__file__).parents[2] / "docs" / "sensors.md").read_text(encoding="utf-8")
+    example = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    cfg = parse(example)
+    assert [s.name for s in cfg.sources] == ["plant-broker", "edge", "press-plc", "last-week"]
+    assert cfg.tag_map("press-plc").resolve("ns=2;s=Press.Force").scale == 0.001
+    (tmp_path / "line1.toml").write_text(example, encoding="utf-8")
+    (tmp_path / "plant-ca.pem").write_text("")
+    (tmp_path / "recordings").mkdir()
+    pq.write_table(pa.table({"time": [1.0, 2.0], "x": [1.0, 2.0]}), tmp_path / "recordings" / "line1-week48.parquet")
+    monkeypatch.setenv("PLANT_MQTT_PASSWORD", "secret")
+    sources = load_sources(tmp_path / "line1.toml")
+    assert [s.name for s in sources] == ["plant-broker", "edge", "press-plc", "last-week"]
+    assert sources[1].source.password == "secret"
