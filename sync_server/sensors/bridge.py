@@ -36,7 +36,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,8 +105,10 @@ class ServerSink:
 
     def __init__(self, endpoint: str, token: str, server_key: str | None = None,
                  name: str | None = None, max_queued: int = 2_000_000,
-                 ctx: zmq.Context[zmq.Socket[bytes]] | None = None) -> None:
+                 ctx: zmq.Context[zmq.Socket[bytes]] | None = None,
+                 report: Callable[[str], None] | None = None) -> None:
         self.endpoint = endpoint
+        self.report = report or (lambda text: None)  # one line per change a person cares about
         self.token = token
         self.server_key = server_key.encode() if server_key else None
         self.name = name or f"bridge {socket.gethostname()}:{os.getpid()}"
@@ -162,9 +164,12 @@ class ServerSink:
 
     def source_status(self, name: str, online: bool, detail: str = "") -> None:
         with self._lock:
+            changed = self._sources.get(name) != (online, detail)
             self._sources[name] = (online, detail)
             self._queue.append((name, online, detail))
         self._wake.set()
+        if changed:
+            self.report(f"source {name}: {'online' if online else 'OFFLINE'}" + (f" ({detail})" if detail else ""))
 
     def _trim(self) -> None:
         """Drop the oldest samples past the bound (the lock is held)."""
@@ -243,6 +248,7 @@ class ServerSink:
                     # The TCP connection dropped (e.g. the server restarted): say HELLO on a
                     # fresh socket at once instead of pushing into a session that is gone.
                     log.info("connection to %s dropped; reconnecting", self.endpoint)
+                    self.report(f"lost the server at {self.endpoint}; reconnecting")
                     self._drop(sock)
                     sock = None
                     next_try = time.monotonic()
@@ -251,6 +257,8 @@ class ServerSink:
                 if (self.state == "connecting" and now - hello_at > HELLO_TIMEOUT) or \
                         (self.state == "live" and now - last_rx > max(3 * hb_s, 1.5)):
                     log.info("server %s silent; reconnecting", self.endpoint)
+                    if self.state == "live":
+                        self.report(f"the server at {self.endpoint} stopped answering; reconnecting")
                     self._drop(sock)
                     sock = None
                     next_try = now + backoff * (0.5 + random.random())
@@ -356,6 +364,7 @@ class ServerSink:
         self.state = "live"
         self.connected.set()
         log.info("connected to %s as %s (role %s)", self.endpoint, self.name, self.role)
+        self.report(f"connected to {self.endpoint} as {self.name!r} (role {self.role})")
         if self._dropped_unreported:
             log.warning("dropped %d samples while the server was unreachable", self._dropped_unreported)
             self._dropped_unreported = 0
@@ -497,7 +506,7 @@ def run(config: str, endpoint: str, token: str, server_key: str | None = None,
     except ConfigError as exc:
         say(f"twin-sync bridge: {exc}")
         return 2
-    sink = ServerSink(endpoint, token, server_key, name)
+    sink = ServerSink(endpoint, token, server_key, name, report=say)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -508,11 +517,11 @@ def run(config: str, endpoint: str, token: str, server_key: str | None = None,
     sink.start()
     started: list[Source] = []
     try:
+        say(f"twin-sync bridge: {len(sources)} source(s) ({', '.join(s.name for s in sources)}) "
+            f"-> {endpoint}")
         for src in sources:
             src.start(sink.for_source(_reported_name(src, sink.name)))
             started.append(src)
-        say(f"twin-sync bridge: {len(sources)} source(s) ({', '.join(s.name for s in sources)}) "
-            f"-> {endpoint}")
         while not stop.wait(0.2):
             if sink.fatal is not None:
                 say(f"twin-sync bridge: {sink.fatal}")

@@ -262,6 +262,7 @@ class MqttSource:
         self.garbage_by_topic: dict[str, int] = {}
         self.online = False
         self._last_status: tuple[bool, str] | None = None
+        self._stopping = False
         self._sink: Sink | None = None
         self._batcher: Batcher | None = None
         self._client: mqtt.Client | None = None
@@ -312,6 +313,7 @@ class MqttSource:
         c.loop_start()
 
     def stop(self) -> None:
+        self._stopping = True
         c = self._client
         if c is not None:
             c.disconnect()
@@ -366,8 +368,8 @@ class MqttSource:
         if self._host is not None:
             self._host.connection_lost()
         last = self._last_status
-        if last is not None and not last[0] and last[1].startswith("broker refused"):
-            return  # the refusal says more than the disconnection that follows it
+        if self._stopping or (last is not None and not last[0] and last[1].startswith("broker refused")):
+            return  # our own goodbye, or a refusal that says more than the disconnection
         why = _reason(rc)
         self._status(False, f"lost the broker at {self.host}:{self.port}" + (f": {why}" if why else ""))
 

@@ -83,7 +83,11 @@ def test_bridge_process_pushes_mapped_samples(tmp_path, broker, collector: PushC
     assert sorted(collector.samples) == [("bridge-a", "line1/press/temp", T0_MS * NS, 61.5, GOOD),
                                          ("bridge-a", "plant/press/force", T0_MS * NS, 3.0, GOOD)]
     assert collector.units == {"line1/press/temp": "°C"}
+    # What a person running it reads: the sources, the server, each source's state.
     assert "1 source(s) (plant)" in out
+    assert f"connected to {collector.endpoint} as 'bridge-a' (role source)" in out
+    assert "source plant: online (connected to 127.0.0.1:" in out
+    assert "source plant: OFFLINE (stopped)" in out
     assert collector.push_sources == {"plant"}  # the server knows whose streams these are
     # Stopping says so: the server shows the source offline rather than stale values.
     assert collector.online("plant") is False
