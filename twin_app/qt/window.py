@@ -274,6 +274,8 @@ class MainWindow(QMainWindow):
         self.act_stop_follow = a("Stop &Following", self.presence.stop_following, None)
         self.act_identity = a("Your &Name…", self.edit_identity, None,
                               "Change the name others see (used when you next join)")
+        self.act_camera_ar = a("Camera &AR…", self.show_camera_ar, None,
+                               "Overlay the model on a webcam or a video of the fixture")
         self.act_help = a("Twinroom &Help", self.show_help, QKeySequence.StandardKey.HelpContents,
                           "Mouse, keys and how to invite someone")
         self.act_about = a("&About Twinroom", self.show_about)
@@ -313,6 +315,7 @@ class MainWindow(QMainWindow):
         theme = m.addMenu("&Theme")
         for act in self.theme_actions.values():
             theme.addAction(act)
+        m.addAction(self.act_camera_ar)
         panels = m.addMenu("&Panels")
         for dock in self.docks.values():
             panels.addAction(dock.toggleViewAction())
@@ -930,6 +933,16 @@ class MainWindow(QMainWindow):
         self._help.raise_()
         self._help.activateWindow()
         return self._help
+
+    def show_camera_ar(self) -> QWidget:
+        """Open (or raise) the Camera AR window."""
+        from twin_app.qt.arcam import CameraARWindow
+
+        if getattr(self, "camera_ar", None) is None:
+            self.camera_ar = CameraARWindow(self, self.settings)
+        self.camera_ar.show()
+        self.camera_ar.raise_()
+        return self.camera_ar
 
     def show_about(self) -> QMessageBox:
         """Show the version and licence."""
