@@ -14,7 +14,7 @@ client: ``HELLO`` with the token first, see docs/protocol.md). The token's role 
 * The queue is bounded (``max_queued`` samples). While the server is unreachable, the
   oldest samples are dropped and counted — live values matter more than a backlog — and
   the count is logged when the server answers again.
-* The connection is checked with pings; after three heartbeats of silence, a dropped
+* The connection is checked with pings; after three pings' worth of silence, a dropped
   connection, or when the server forgets the session, the sink reconnects with a fresh
   socket and a new ``HELLO`` after a doubling back-off, and sends every source's latest
   state again.
@@ -255,7 +255,7 @@ class ServerSink:
                     continue
                 now = time.monotonic()
                 if (self.state == "connecting" and now - hello_at > HELLO_TIMEOUT) or \
-                        (self.state == "live" and now - last_rx > max(3 * hb_s, 1.5)):
+                        (self.state == "live" and now - last_rx > max(3 * hb_s, 3 * PING_EVERY)):
                     log.info("server %s silent; reconnecting", self.endpoint)
                     if self.state == "live":
                         self.report(f"the server at {self.endpoint} stopped answering; reconnecting")
