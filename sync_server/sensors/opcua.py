@@ -152,7 +152,7 @@ class OpcUaSource:
         try:
             loop.run_until_complete(self._main())
         finally:
-            pending = asyncio.all_tasks(loop)  # the client's helpers, if any outlived it
+            pending = asyncio.all_tasks(loop)  # tasks the client left running, if any
             for task in pending:
                 task.cancel()
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
