@@ -138,7 +138,7 @@ class SparkplugHost:
                        "stale_deaths": 0, "skipped": 0}
         self._logged: set[str] = set()
 
-    # -- helpers ---------------------------------------------------------------------------
+    # -- internals -------------------------------------------------------------------------
     def _once(self, key: str, msg: str, *args: object) -> None:
         if key not in self._logged:
             self._logged.add(key)
