@@ -4,6 +4,7 @@
     twin-bench render [--quick]   rendering at plant scale (vs a bare pyvista baseline)
     twin-bench sensors [--quick]  sensor lane: ingest rate, sample-to-screen latency, recolour, bytes/sample
     twin-bench ar [--quick]       camera AR: board detection + pose per 1080p frame, accuracy
+    twin-bench sources [--quick]  sensor sources: MQTT JSON/Sparkplug decode rate, bridge send rate
     twin-bench all [--quick]      every suite above, merged
     twin-bench soak [--minutes N] a server and a window under load for N minutes (memory, threads, log size)
     twin-bench replay [--quick]   recordings: open time, seek p95, replay vs direct ops/s, memory, overhead
@@ -50,7 +51,13 @@ def _ar(quick: bool, _durability: str) -> dict[str, Any]:
     return ar.run(quick)
 
 
-SUITES = {"sync": _sync, "render": _render, "sensors": _sensors, "ar": _ar, "replay": _replay}
+def _sources(quick: bool, _durability: str) -> dict[str, Any]:
+    from bench import sources
+
+    return sources.run(quick)
+
+
+SUITES = {"sync": _sync, "render": _render, "sensors": _sensors, "ar": _ar, "sources": _sources, "replay": _replay}
 
 
 def _soak(minutes: float) -> dict[str, Any]:
