@@ -50,6 +50,13 @@ def test_a_person_replays_a_session_from_the_replays_view(join, room_server, qtb
         a.act_replays.trigger()  # File ▸ Replays…
         dlg = a.replays.dialog
         qtbot.waitUntil(lambda: dlg.isVisible() and dlg.tree.topLevelItemCount() >= 1)
+        # The room's privacy switch, seen and changed by everyone in it (Ada is an owner).
+        assert dlg.record_box.isChecked() and "plant" in dlg.record_box.text()
+        click(dlg.record_box)
+        assert bo.wait_for(lambda: bo.store.doc.get("root").props.get("record_presence") is False, 10)
+        click(dlg.record_box)
+        assert bo.wait_for(lambda: bo.store.doc.get("root").props.get("record_presence") is True, 10)
+        assert dlg.record_box.isChecked()
         rooms = {dlg.tree.topLevelItem(i).text(0): dlg.tree.topLevelItem(i)
                  for i in range(dlg.tree.topLevelItemCount())}
         plant = rooms["plant"]

@@ -34,6 +34,7 @@ import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -61,6 +62,7 @@ from twin_app.core.store import ClientStore, PendingOp
 from twin_app.qt.bridge import ClientBridge
 from twin_app.qt.timeline import TimelineSlider
 from twin_app.replay.engine import Diff, Replay
+from twin_app.replay.logfile import RECORD_PRESENCE
 from twin_app.replay.model import RecordingError, RoomInfo, SessionSpan
 from twin_app.replay.remote import ReplayLink
 from twin_app.session.facade import Assets, Client, Peer
@@ -461,8 +463,10 @@ class ReplaysDialog(QDialog):
     """Recorded rooms and their sessions; *Open* plays one back."""
 
     def __init__(self, parent: QWidget | None, link: ReplayLink,
-                 open_replay: Callable[[str, int], object]) -> None:
+                 open_replay: Callable[[str, int], object], live: Any = None) -> None:
+        """``live``: the window of the room being worked in, for its privacy switch."""
         super().__init__(parent)
+        self.live = live
         self.setWindowTitle("Replays")
         self.resize(720, 420)
         self.link = link
@@ -482,11 +486,17 @@ class ReplaysDialog(QDialog):
         self.open_btn.clicked.connect(self.open_selected)
         self.refresh_btn.clicked.connect(self.refresh)
         buttons.rejected.connect(self.reject)
+        self.record_box = QCheckBox(self)
+        self.record_box.setToolTip("Everyone in the room sees this setting; owners and designers can change it. "
+                                   "Edits, comments and alarms are always recorded.")
+        self.record_box.toggled.connect(self._on_record_toggled)
         lay = QVBoxLayout(self)
         lay.addWidget(self.tree)
         lay.addWidget(self.message)
+        lay.addWidget(self.record_box)
         lay.addWidget(buttons)
         self.rooms: list[RoomInfo] = []
+        self.sync_record_box()
         self.refresh()
 
     def refresh(self) -> None:
@@ -515,6 +525,24 @@ class ReplaysDialog(QDialog):
             if pick is not None:
                 self.tree.setCurrentItem(pick)
         self._update()
+
+    def sync_record_box(self) -> None:
+        """Show the live room's privacy setting (``prop:record_presence`` on its root)."""
+        if self.live is None:
+            self.record_box.hide()
+            return
+        root = self.live.client.store.doc.get(ROOT_ID)
+        on = root is None or root.props.get(RECORD_PRESENCE, True) is not False
+        self.record_box.blockSignals(True)
+        self.record_box.setText(f"Record where people look in room “{self.live.room}” (cameras and selections)")
+        self.record_box.setChecked(on)
+        self.record_box.blockSignals(False)
+
+    def _on_record_toggled(self, on: bool) -> None:
+        if self.live is not None:
+            label = "Record cameras and selections" if on else "Stop recording cameras and selections"
+            self.live.dispatch(SetField(ROOT_ID, f"prop:{RECORD_PRESENCE}", on), label)
+            self.sync_record_box()  # refused (role): back to what the room says
 
     @staticmethod
     def _span_item(room: str, i: int, span: SessionSpan) -> QTreeWidgetItem:
@@ -564,9 +592,10 @@ class ReplayBrowser:
         if link is None:
             return None
         if self.dialog is None:
-            self.dialog = ReplaysDialog(self.window, link, self.open)
+            self.dialog = ReplaysDialog(self.window, link, self.open, self.window)
         else:
             self.dialog.refresh()
+            self.dialog.sync_record_box()
         self.dialog.show()
         self.dialog.raise_()
         return self.dialog
