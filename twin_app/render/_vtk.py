@@ -35,7 +35,7 @@ from vtkmodules.vtkFiltersSources import (
     vtkPlaneSource,
 )
 from vtkmodules.vtkInteractionWidgets import vtkOrientationMarkerWidget
-from vtkmodules.vtkRenderingAnnotation import vtkAxesActor
+from vtkmodules.vtkRenderingAnnotation import vtkAxesActor, vtkScalarBarActor
 from vtkmodules.vtkRenderingCore import (
     vtkActor,
     vtkBillboardTextActor3D,
@@ -77,6 +77,7 @@ __all__ = [
     "vtkPolyDataMapper",
     "vtkProp",
     "vtkRenderer",
+    "vtkScalarBarActor",
     "vtkUnsignedCharArray",
     "vtk_to_numpy",
 ]

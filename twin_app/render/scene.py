@@ -212,6 +212,18 @@ class _Peer:
     label: Label3D
 
 
+@dataclass(slots=True)
+class _Plan:
+    """Where the ids of one ``set_overlay_colors`` call live: per shard, the slots and the
+    rows of the colour array that go there."""
+
+    ids: Sequence[str]
+    gen: int
+    batch: int
+    groups: list[tuple[_Shard, npt.NDArray[np.intp], npt.NDArray[np.intp]]]
+    idset: frozenset[str]
+
+
 class BlockState(TypedDict):
     """A drawn node as ``SceneVisual.block_state`` reports it."""
 
@@ -249,7 +261,14 @@ class SceneVisual:
         self._hover: str | None = None
         self._hover_blocks: set[str] = set()
         self._peers: dict[str, _Peer] = {}
-        self._overlay: dict[str, tuple[float, float, float]] = {}
+        # Overlay colours: node → (batch, row) of an (k, 3) array given to
+        # set_overlay_colors; the last call's id → slot plan is kept for the next frame.
+        self._overlay: dict[str, tuple[int, int]] = {}
+        self._batches: dict[int, npt.NDArray[np.float64]] = {}
+        self._batch_refs: dict[int, int] = {}
+        self._next_batch = 0
+        self._plan: _Plan | None = None
+        self._gen = 0  # bumped whenever a block is created or dropped
         self._sel_lines = LinesOverlay(self._renderer, ACCENT, width=3.0)
         self._hover_lines = LinesOverlay(self._renderer, HOVER, width=1.5)
         self._picker = vtkCellPicker()
@@ -298,8 +317,8 @@ class SceneVisual:
                 if "opacity" in fields:
                     node = nodes.get(nid)
                     if node is not None:
-                        block = blocks[nid]
-                        block.attrs.SetBlockOpacity(block.pd, self._opacity_of(node, block))
+                        blk = blocks[nid]
+                        blk.attrs.SetBlockOpacity(blk.pd, self._opacity_of(node, blk))
                 continue
             if nid not in nodes:
                 removed = True
@@ -399,24 +418,65 @@ class SceneVisual:
         """Show ``node_ids`` in the colours ``rgb`` (k, 3; 0..1) instead of their own, or
         give them back their own colours (``rgb=None``). Ids without a block are kept and
         apply once the block exists. Selection and hover still tint on top. Does not
-        render. Raises ``ValueError`` if ``rgb`` is not k×3 for k ids."""
-        ids = list(node_ids)
+        render. Raises ``ValueError`` if ``rgb`` is not k×3 for k ids.
+
+        Passing the same ``node_ids`` object again (e.g. a tuple an overlay keeps) reuses
+        the last call's id → slot plan while no block was created or dropped: a frame's
+        recolour is then a few array writes per shard."""
         if rgb is None:
-            for nid in ids:
-                self._overlay.pop(nid, None)
-            self._write_colors(ids)
+            for nid in node_ids:
+                self._unref(self._overlay.pop(nid, None))
+            if self._plan is not None and self._plan.ids is node_ids:
+                self._plan = None
+            self._write_colors(node_ids)
             return
         arr = np.asarray(rgb, dtype=np.float64)
-        if arr.shape != (len(ids), 3):
-            raise ValueError(f"expected {len(ids)}×3 colours, got shape {arr.shape}")
+        if arr.shape != (len(node_ids), 3):
+            raise ValueError(f"expected {len(node_ids)}×3 colours, got shape {arr.shape}")
         arr = np.clip(arr, 0.0, 1.0)
+        plan = self._plan
+        if plan is None or plan.ids is not node_ids or plan.gen != self._gen:
+            plan = self._plan = self._make_plan(node_ids)
+        self._batches[plan.batch] = arr
+        for shard, slots, sel in plan.groups:
+            shard.set_rows(slots, arr[sel])
+            shard.touch()
+        tinted = self._sel_blocks | self._hover_blocks
+        if tinted and not tinted.isdisjoint(plan.idset):
+            self._write_colors(tinted & plan.idset)
+
+    def _make_plan(self, ids: Sequence[str]) -> _Plan:
+        """Bind ``ids`` to a new colour batch and group their blocks by shard."""
+        batch = self._next_batch
+        self._next_batch += 1
         over = self._overlay
-        over.update(zip(ids, map(tuple, arr.tolist()), strict=True))  # type: ignore[arg-type]
-        tinted = self._sel_blocks or self._hover_blocks
-        if tinted and not tinted.isdisjoint(ids):
-            self._write_colors(ids)
+        refs = self._batch_refs
+        refs[batch] = 0
+        for row, nid in enumerate(ids):
+            self._unref(over.get(nid))
+            over[nid] = (batch, row)
+        refs[batch] = len(ids)
+        blocks = self._blocks
+        rows = [(r, b) for r, b in enumerate(map(blocks.get, ids)) if b is not None]
+        index = {id(sh): k for k, sh in enumerate(self._shards)}
+        which = np.fromiter((index[id(b.shard)] for _, b in rows), np.intp, len(rows))
+        slots = np.fromiter((b.slot for _, b in rows), np.intp, len(rows))
+        sel = np.fromiter((r for r, _ in rows), np.intp, len(rows))
+        groups = []
+        for k in np.unique(which):
+            mask = which == k
+            groups.append((self._shards[int(k)], slots[mask], sel[mask]))
+        return _Plan(ids, self._gen, batch, groups, frozenset(ids))
+
+    def _unref(self, ref: tuple[int, int] | None) -> None:
+        if ref is None:
+            return
+        n = self._batch_refs.get(ref[0], 0) - 1
+        if n <= 0:
+            self._batch_refs.pop(ref[0], None)
+            self._batches.pop(ref[0], None)
         else:
-            self._write_rows(ids, arr)
+            self._batch_refs[ref[0]] = n
 
     def overlay_ids(self) -> set[str]:
         """Ids that currently show an overlay colour."""
@@ -588,6 +648,11 @@ class SceneVisual:
         """The decoded-mesh cache (exposed for diagnostics and tests)."""
         return self._meshes
 
+    def outline_boxes(self, ids: Iterable[str]) -> list[Float64Array]:
+        """World corners (8, 3) of the outline boxes of ``ids``: a part's oriented box, a
+        group's world-aligned box around its parts; hidden parts draw none."""
+        return self._outline_boxes(ids)
+
     @property
     def selection_outline_count(self) -> int:
         """Number of outline segments drawn for the own selection."""
@@ -642,6 +707,7 @@ class SceneVisual:
 
     # -- blocks ----------------------------------------------------------------------
     def _clear_blocks(self) -> None:
+        self._gen += 1
         for shard in self._shards:
             self._renderer.RemoveActor(shard.actor)
         self._shards = []
@@ -661,6 +727,7 @@ class SceneVisual:
 
     def _create_block(self, doc: Document, node: Node) -> None:
         assert node.mesh is not None
+        self._gen += 1
         entry: MeshEntry | None = self._meshes.acquire(node.mesh)
         cells: vtkCellArray
         if entry is not None:
@@ -697,6 +764,7 @@ class SceneVisual:
         block = self._blocks.pop(node_id, None)
         if block is None:
             return
+        self._gen += 1
         block.shard.remove(block.pd, block.slot, block.triangles)
         del self._by_pd[block.pd]
         users = self._by_mesh.get(block.mesh)
@@ -721,14 +789,17 @@ class SceneVisual:
         block.shard.attrs.SetBlockVisibility(block.pd, visible)
 
     def _color_of(self, node: Node, block: _Block) -> tuple[float, float, float]:
-        over = self._overlay.get(node.id)
-        base = (over if over is not None else PLACEHOLDER_COLOR if block.placeholder
-                else (node.color or DEFAULT_COLOR))
+        ref = self._overlay.get(node.id)
+        base: Sequence[float]
+        if ref is not None:
+            base = self._batches[ref[0]][ref[1]]
+        else:
+            base = PLACEHOLDER_COLOR if block.placeholder else (node.color or DEFAULT_COLOR)
         if node.id in self._sel_blocks:
             return _mix(base, ACCENT, SELECT_TINT)
         if node.id in self._hover_blocks:
             return _mix(base, HOVER, HOVER_TINT)
-        return base
+        return (float(base[0]), float(base[1]), float(base[2]))
 
     @staticmethod
     def _opacity_of(node: Node, block: _Block) -> float:
