@@ -216,19 +216,39 @@ class Plant:
                               mesh=h, color=color, opacity=opacity, props=all_props))
 
     def sensor(self, nid: str, parent: str, name: str, pos: Vec3, sensor_type: str, unit: str,
-               tag: str, lo: float, hi: float, rot: Quat = NO_ROT) -> str:
+               tag: str, lo: float, hi: float, rot: Quat = NO_ROT, **extra: PropValue) -> str:
         return self.part(
             nid, parent, name, "sensor.puck", lambda: cylinder(0.025, 0.04, 16), pos,
             SENSOR_TEAL, "GBX-SEN-" + {"temperature": "0110", "vibration": "0120",
                                        "pressure": "0130", "force": "0140", "presence": "0150",
                                        "vision": "0160", "door_interlock": "0170",
-                                       "current": "0180"}[sensor_type],
+                                       "current": "0180", "thermal": "0190"}[sensor_type],
             "Meridian Sensortechnik", rot=rot, mass=0.12, kind="sensor",
             sensor_type=sensor_type, unit=unit, tag=tag, range_min=lo, range_max=hi,
+            **sensor_rules(sensor_type, lo, hi, extra),
         )
 
     def serial(self, prefix: str) -> str:
         return f"{prefix}-{self.rng.randrange(10**5, 10**6)}"
+
+
+def sensor_rules(sensor_type: str, lo: float, hi: float, extra: dict[str, PropValue]) -> dict[str, PropValue]:
+    """Display and alarm rules a commissioning engineer would set for each kind of sensor."""
+    span = hi - lo
+    at = lambda f: round(lo + f * span, 2)  # noqa: E731
+    rules: dict[str, PropValue] = {
+        "temperature": {"warn_high": at(0.75), "alarm_high": at(0.88), "display": "value"},
+        # ISO 10816-style zones for RMS velocity: warning from 45 %, alarm from 70 % of range.
+        "vibration": {"warn_high": at(0.45), "alarm_high": at(0.70), "display": "value"},
+        "current": {"warn_high": at(0.80), "alarm_high": at(0.92), "display": "value"},
+        "pressure": {"warn_low": at(0.30), "alarm_low": at(0.20), "warn_high": at(0.85),
+                     "alarm_high": at(0.95), "display": "value"},
+        "force": {"warn_high": at(0.85), "alarm_high": at(0.95), "display": "value"},
+        "vision": {"warn_low": at(0.95), "alarm_low": at(0.90), "display": "state"},
+        "thermal": {"display": "heatmap", "colormap": "turbo"},
+    }.get(sensor_type, {"display": "label"})
+    rules.update(extra)
+    return rules
 
 
 # -- equipment ---------------------------------------------------------------------------------
@@ -327,7 +347,7 @@ def robot(p: Plant, nid: str, parent: str, name: str, pos: Vec3, yaw: float,
     p.sensor(f"{nid}.a2.temp", j2, "A2 motor temperature", (0.0, 0.2, 0.1), "temperature", "°C",
              f"{tag}/a2/motor_temp", 20.0, 90.0)
     p.sensor(f"{nid}.a3.vib", j3, "A3 gearbox vibration", (0.1, 0.0, 0.12), "vibration", "mm/s",
-             f"{tag}/a3/vibration", 0.0, 12.0)
+             f"{tag}/a3/vibration", 0.0, 12.0, fault_hz="24.5,87.5")
     return g
 
 
@@ -429,7 +449,7 @@ def cnc(p: Plant, nid: str, parent: str, name: str, pos: Vec3, yaw: float, tag: 
     p.sensor(f"{nid}.spindle.temp", head, "Spindle temperature", (0.22, -0.25, 0.2), "temperature", "°C",
              f"{tag}/spindle/temp", 15.0, 80.0, rot=quat("y", 90))
     p.sensor(f"{nid}.spindle.vib", head, "Spindle vibration", (-0.22, -0.25, 0.2), "vibration", "mm/s",
-             f"{tag}/spindle/vibration", 0.0, 10.0, rot=quat("y", -90))
+             f"{tag}/spindle/vibration", 0.0, 10.0, rot=quat("y", -90), fault_hz="50,178.5")
     p.part(f"{nid}.table", g, "Table", "cnc.table", lambda: box(1.2, 0.6, 0.1),
            (0.0, -0.2, 0.95), MACHINE_GREY, "GBX-CNC-0500", sup, mass=380.0)
     p.part(f"{nid}.vise", g, "Hydraulic vise", "cnc.vise",
@@ -493,6 +513,8 @@ def press(p: Plant, nid: str, parent: str, name: str, pos: Vec3, tag: str) -> st
              f"{tag}/hydraulics/pressure", 0.0, 250.0, rot=quat("y", -90))
     p.sensor(f"{nid}.hpu.oil_temp", hpu, "Oil temperature", (0.5, -0.2, 0.4), "temperature", "°C",
              f"{tag}/hydraulics/oil_temp", 20.0, 70.0, rot=quat("y", 90))
+    p.sensor(f"{nid}.hpu.thermal", hpu, "HPU thermal camera", (0.0, -0.6, 1.2), "thermal", "°C",
+             f"{tag}/hydraulics/thermal", 20.0, 90.0, rot=quat("x", 90))
     two = p.group(f"{nid}.twohand", g, "Two-hand control", (0.0, -1.3, 0.0))
     p.part(f"{nid}.twohand.stand", two, "Stand", "twohand.stand",
            lambda: merge(box(0.08, 0.08, 1.0, (0, 0, 0.5)), box(0.6, 0.2, 0.12, (0, 0, 1.06))),

@@ -63,6 +63,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         cfg.seeds[room] = Path(path)
     if args.demo:
         cfg.seeds.setdefault("demo", DEMO_PLANT)
+    simulate = list(args.simulate or []) + (["demo"] if args.demo else [])
+    cfg.simulate = tuple(dict.fromkeys(simulate))
+    cfg.sensors = not args.no_sensors
+    if args.sensors:
+        cfg.sensor_config = Path(args.sensors)
     cfg.hb_ms = args.hb_ms
     cfg.durability = args.durability
     cfg.room_idle_s = args.room_idle
@@ -206,7 +211,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--curve-secret", metavar="FILE", help="server secret key file: enables CurveZMQ")
     s.add_argument("--curve-allow", metavar="DIR", help="only these client public keys (default: any key)")
     s.add_argument("--seed", action="append", metavar="ROOM=FILE", help="create ROOM from a .twinroom file")
-    s.add_argument("--demo", action="store_true", help="create room 'demo' with the demo plant")
+    s.add_argument("--demo", action="store_true",
+                   help="create room 'demo' with the demo plant and simulate its sensors")
+    s.add_argument("--simulate", action="append", metavar="ROOM",
+                   help="drive ROOM's sensors (by their tags) with the built-in simulator")
+    s.add_argument("--sensors", metavar="FILE", help="sensor sources and tag mapping (TOML, see docs/sensors.md)")
+    s.add_argument("--no-sensors", action="store_true", help="run no sensor hub")
     s.add_argument("--hb-ms", type=int, default=500, help="heartbeat interval")
     s.add_argument("--durability", choices=["power", "process"], default="power",
                    help="what an ACK survives: a power cut (fsync per commit, the default) "

@@ -79,6 +79,9 @@ class ServerConfig:
     max_room_bytes: int = 0  # disk quota per room log (0 = none)
     lag_limit: int = 50_000  # ops a client may be behind before we stop queueing for it
     seeds: dict[str, Path] = field(default_factory=dict)  # room -> room file for a new room
+    sensors: bool = True  # run the sensor hub (samples recorded in data_dir/sensors.sqlite)
+    simulate: tuple[str, ...] = ()  # rooms whose sensors the built-in simulator drives
+    sensor_config: Path | None = None  # sources and tag mapping (TOML), see docs/sensors.md
 
     @property
     def rooms_dir(self) -> Path:

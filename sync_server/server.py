@@ -33,6 +33,7 @@ Design notes
 from __future__ import annotations
 
 import fcntl
+import importlib
 import logging
 import os
 import re
@@ -54,12 +55,29 @@ from zmq.auth.thread import ThreadAuthenticator
 from sync_server.assets import CHUNK, AssetError, AssetStore
 from sync_server.config import Grant, ServerConfig, token_hash
 from sync_server.roomlog import Entry, Keyframe, RoomLog
+from sync_server.sensors import Source
+from sync_server.sensors.alarms import SERVER_CID, alarm_ops, sweep_ops
+from sync_server.sensors.hub import Hub, Transition
+from sync_server.sensors.simulator import Simulator, channels_from_document
 from twin_app import __version__, protocol
 from twin_app.core import roomfile, snapshot
 from twin_app.core.changes import DISCARD
+from twin_app.core.document import Document
 from twin_app.core.errors import InvalidOp
-from twin_app.core.ops import apply, count_ops, op_from_wire
-from twin_app.core.permissions import EDIT_ALL, refusal
+from twin_app.core.ops import (
+    AddNode,
+    Batch,
+    Op,
+    RemoveNode,
+    Reparent,
+    SetField,
+    apply,
+    count_ops,
+    op_from_wire,
+    op_to_wire,
+)
+from twin_app.core.permissions import EDIT_ALL, PUSH_SENSORS, refusal
+from twin_app.core.sensors import SensorSpec, sensor_specs
 from twin_app.protocol import Message, ProtocolError
 
 log = logging.getLogger(__name__)
@@ -171,6 +189,10 @@ class Room:
         self.left: list[str] = []
         self.storage_error: str | None = None
         self.idle_since = time.monotonic()
+        self.server_cseq = self.last_cseq.get(SERVER_CID, 0)
+        self.specs: list[SensorSpec] = list(sensor_specs(self.doc).values())
+        self.specs_dirty = False
+        self.specs_sent = 0.0
         rlog.start()
 
     def quiescent(self) -> bool:
@@ -212,6 +234,11 @@ class Server:
         self._auth: ThreadAuthenticator | None = None
         self._bad_peers: OrderedDict[bytes, int] = OrderedDict()
         self._lock_fd = -1
+        self.hub: Hub | None = None
+        self.sources: list[Source] = []
+        self._simulator: Simulator | None = None
+        self._hub_out: deque[tuple[bytes, list[bytes]]] = deque()
+        self._hub_alarms: deque[tuple[str, list[Transition]]] = deque()
 
     # -- lifecycle -----------------------------------------------------------------------
     def open(self) -> str:
@@ -245,7 +272,36 @@ class Server:
         self.endpoint = router.getsockopt_string(zmq.LAST_ENDPOINT)
         os.ftruncate(self._lock_fd, 0)
         os.write(self._lock_fd, f"{os.getpid()} {self.endpoint}\n".encode())
+        if cfg.sensors:
+            self._start_sensors()
         return self.endpoint
+
+    def _start_sensors(self) -> None:
+        """Start the hub and the configured sources (simulator, mapping file)."""
+        cfg = self.cfg
+        hub = Hub(cfg.data_dir / "sensors.sqlite", self._from_hub, self._alarms_from_hub, self._wake)
+        self.hub = hub
+        hub.start()
+        for room in self.rooms.values():
+            hub.room_specs(room.name, room.specs)
+        if cfg.simulate:
+            docs = [self._open_room(name).doc for name in cfg.simulate if ROOM_RE.fullmatch(name)]
+            channels = [c for doc in docs for c in channels_from_document(doc)]
+            self._simulator = Simulator(channels, lambda: hub.faults)
+            self.sources.append(self._simulator)
+        if cfg.sensor_config is not None:
+            # The bridges' libraries (paho, asyncua, pyarrow) load only when configured.
+            config = importlib.import_module("sync_server.sensors.config")
+            self.sources.extend(config.load_sources(cfg.sensor_config))
+        for src in self.sources:
+            src.start(hub.sink(src.name))
+
+    def _from_hub(self, rid: bytes, frames: list[bytes]) -> None:
+        self._hub_out.append((rid, frames))  # the hub wakes the loop once per tick
+
+    def _alarms_from_hub(self, room: str, transitions: list[Transition]) -> None:
+        self._hub_alarms.append((room, transitions))
+        self._wake()
 
     def _setup_curve(
         self, ctx: zmq.Context[zmq.Socket[bytes]], sock: zmq.Socket[bytes],
@@ -294,6 +350,10 @@ class Server:
 
     def close(self) -> None:
         """Flush room logs and release sockets (after ``run`` returned)."""
+        for src in self.sources:
+            src.stop()
+        if self.hub is not None:
+            self.hub.stop()
         for room in [*self.rooms.values(), *self._closing.values()]:
             room.log.close()
         if self._router is not None:
@@ -334,6 +394,8 @@ class Server:
                        durability=self.cfg.durability)
         room = Room(name, rlog, self.cfg, seed)
         self.rooms[name] = room
+        if self.hub is not None:
+            self.hub.room_specs(name, room.specs)
         log.info("room %s: loaded at seq %d (%d nodes)", name, room.head, len(room.doc))
         return room
 
@@ -367,8 +429,13 @@ class Server:
                     pass
             if self._events:
                 self._writer_events()
-            self._flush()
+            if self._hub_alarms:
+                self._apply_alarms()
             now = time.monotonic()
+            self._sensor_upkeep(now)
+            self._flush()
+            if self._hub_out:
+                self._hub_flush()
             if now >= next_presence:
                 self._flush_presence()
                 next_presence = now + presence_every
@@ -602,6 +669,8 @@ class Server:
         room.ring.append(entry)
         room.outbox.append(entry)  # broadcast, then logged, at the end of this loop turn
         room.acks.append((entry.seq, rid, cseq))
+        if not room.specs_dirty and _touches_sensors(op, room.doc):
+            room.specs_dirty = True
 
     def _on_catchup(self, session: Session, msg: Message) -> None:
         room = session.room
@@ -694,7 +763,117 @@ class Server:
                 "hash": digest, "size": 0, "offset": offset, "error": str(exc),
             }, [b""])
 
+    # -- the sensor lane ----------------------------------------------------------------
+    def _on_sensor_sub(self, session: Session, msg: Message) -> None:
+        if self.hub is None:
+            self._refuse(session.rid, protocol.E_UNKNOWN_TYPE, "this server runs no sensor hub")
+            return
+        if not msg.body["on"]:
+            self.hub.unsubscribe(session.rid)
+            return
+        if session.room is None:
+            self._refuse(session.rid, protocol.E_NOT_JOINED, "join a room before subscribing to its sensors")
+            return
+        self.hub.subscribe(session.rid, session.room.name, float(msg.body.get("hz") or 0.0))
+
+    def _on_sensor_credit(self, session: Session, msg: Message) -> None:
+        if self.hub is not None:
+            self.hub.credit(session.rid, msg.body["fseq"])
+
+    def _on_sensor_query(self, session: Session, msg: Message) -> None:
+        b = msg.body
+        if self.hub is None:
+            self._send(session.rid, protocol.SENSOR_DATA, {"req": b["req"], "series": [], "error": "no sensor hub"})
+            return
+        self.hub.query(session.rid, b["req"], b["tags"], b["t0"], b["t1"], b["points"])
+
+    def _on_sensor_push(self, session: Session, msg: Message) -> None:
+        if session.grant.role not in PUSH_SENSORS or self.hub is None:
+            self._refuse(session.rid, protocol.E_FORBIDDEN, f"the {session.grant.role} role cannot push sensor samples")
+            return
+        b, blobs = msg.body, msg.blobs
+        n, tags = b["n"], b["tags"]
+        arrays = b.get("arrays") or []
+        source = b.get("source") or session.name
+        if len(blobs) != 4 + len(arrays) or [len(x) for x in blobs[:4]] != [4 * n, 8 * n, 8 * n, n]:
+            self._refuse(session.rid, protocol.E_BAD_BODY, "SENSOR_PUSH: columns do not match n")
+            return
+        import numpy as np
+
+        idx = np.frombuffer(blobs[0], "<u4")
+        if n and int(idx.max()) >= len(tags):
+            self._refuse(session.rid, protocol.E_BAD_BODY, "SENSOR_PUSH: a sample names no tag")
+            return
+        sink = self.hub.sink(str(source)[:128])
+        if n:
+            sink.push(tags, idx.astype(np.uint32), np.frombuffer(blobs[1], "<i8").astype(np.int64),
+                      np.frombuffer(blobs[2], "<f8").astype(np.float64), np.frombuffer(blobs[3], np.uint8).copy(),
+                      b.get("units"))
+        for spec, blob in zip(arrays, blobs[4:], strict=True):
+            try:
+                ti, t_ns, quality, (rows, cols) = spec
+                values = np.frombuffer(blob, "<f4").astype(np.float32).reshape(int(rows), int(cols))
+                sink.push_array(tags[int(ti)], int(t_ns), values, int(quality))
+            except (ValueError, TypeError, IndexError):
+                self._refuse(session.rid, protocol.E_BAD_BODY, "SENSOR_PUSH: malformed array entry")
+                return
+
+    def _on_sensor_source(self, session: Session, msg: Message) -> None:
+        if session.grant.role not in PUSH_SENSORS or self.hub is None:
+            self._refuse(session.rid, protocol.E_FORBIDDEN, f"the {session.grant.role} role cannot report sources")
+            return
+        b = msg.body
+        self.hub.sink(b["name"]).source_status(b["name"], b["online"], b.get("detail", ""))
+
+    def _hub_flush(self) -> None:
+        router = self._router
+        assert router is not None
+        out = self._hub_out
+        while out:
+            rid, frames = out.popleft()
+            if rid in self.sessions:
+                self._send_frames(router, rid, frames)
+
+    def _apply_alarms(self) -> None:
+        while self._hub_alarms:
+            name, transitions = self._hub_alarms.popleft()
+            room = self.rooms.get(name)
+            if room is not None:
+                for op in alarm_ops(room.doc, transitions):
+                    self._commit_server(room, op)
+
+    def _commit_server(self, room: Room, op: Op) -> None:
+        """Sequence an op the server itself makes (alarms), exactly like a client's edit."""
+        try:
+            apply(room.doc, op, DISCARD, self.cfg.limits.max_nodes)
+        except InvalidOp as exc:
+            log.warning("room %s: server op refused by the reducer: %s", room.name, exc)
+            return
+        room.head += 1
+        room.server_cseq += 1
+        entry = Entry(room.head, time.time_ns(), SERVER_CID, room.server_cseq, op, op_to_wire(op))
+        room.last_cseq[SERVER_CID] = room.server_cseq
+        room.ring.append(entry)
+        room.outbox.append(entry)
+
+    def _sensor_upkeep(self, now: float) -> None:
+        """Tell the hub about changed sensor nodes; remove alarms that are done."""
+        for room in self.rooms.values():
+            if room.specs_dirty and now - room.specs_sent >= 0.1:
+                room.specs_dirty = False
+                room.specs_sent = now
+                room.specs = list(sensor_specs(room.doc).values())
+                if self.hub is not None:
+                    self.hub.room_specs(room.name, room.specs)
+                for op in sweep_ops(room.doc):
+                    self._commit_server(room, op)
+
     _handlers: ClassVar[dict[int, Callable[[Server, Session, Message], None]]] = {
+        protocol.SENSOR_SUB: _on_sensor_sub,
+        protocol.SENSOR_CREDIT: _on_sensor_credit,
+        protocol.SENSOR_QUERY: _on_sensor_query,
+        protocol.SENSOR_PUSH: _on_sensor_push,
+        protocol.SENSOR_SOURCE: _on_sensor_source,
         protocol.JOIN: _on_join,
         protocol.SUBMIT: _on_submit,
         protocol.CATCHUP: _on_catchup,
@@ -849,6 +1028,8 @@ class Server:
         for room in list(self.rooms.values()):
             if room.members:
                 room.idle_since = now
+            elif room.specs and self.hub is not None:
+                continue  # its alarms are watched whether anyone is in the room or not
             elif now - room.idle_since >= self.cfg.room_idle_s and room.quiescent():
                 # Not joined here: the writer may be finishing a keyframe. Its "closed"
                 # event (or a join that needs the room back) completes the close.
@@ -857,6 +1038,8 @@ class Server:
                 room.log.close_soon()
 
     def _leave(self, session: Session) -> None:
+        if self.hub is not None:
+            self.hub.unsubscribe(session.rid)
         room = session.room
         if room is None:
             return
@@ -866,3 +1049,15 @@ class Server:
         room.presence_dirty.discard(session.rid)
         room.left.append(session.id)
         room.acks = deque(a for a in room.acks if a[1] != session.rid)
+
+
+def _touches_sensors(op: Op, doc: Document) -> bool:
+    """True if ``op`` may change a room's sensor specs or alarms (checked after applying)."""
+    if isinstance(op, Batch):
+        return any(_touches_sensors(o, doc) for o in op.ops)
+    if isinstance(op, AddNode):
+        return op.node.kind == "sensor"
+    if isinstance(op, SetField):
+        node = doc.get(op.id)
+        return node is not None and node.kind in ("sensor", "alarm")
+    return isinstance(op, RemoveNode | Reparent)

@@ -18,6 +18,7 @@ TOKENS = {
     "viewer-token": "viewer",
     "operator-token": "operator",
     "instructor-token": "instructor",
+    "source-token": "source",
 }
 
 

@@ -25,6 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
+import numpy as np
+
+from twin_app.core.samples import ArraySample, Frame
 
 SIGNATURE = b"TW"
 VERSION = 1
@@ -336,3 +339,34 @@ def decode(
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
         raise ProtocolError(E_BAD_BODY, f"undecodable msgpack body: {exc}") from exc
     return Message(msg_type, validate(msg_type, body), [bytes(b) for b in frames[1:]])
+
+
+# -- sensor frames ------------------------------------------------------------------------
+def encode_frame(fseq: int, frame: Frame) -> list[bytes]:
+    """A ``SENSOR_FRAME`` message: the body, the 8 columns, one float32 frame per array."""
+    arrays = [[a.stream, a.t_ns, a.quality, list(a.values.shape)] for a in frame.arrays]
+    return encode(SENSOR_FRAME, {"fseq": fseq, "t": frame.t_ns, "n": len(frame), "arrays": arrays},
+                  [*frame.blobs(), *(np.ascontiguousarray(a.values, "<f4").tobytes() for a in frame.arrays)])
+
+
+def decode_frame(msg: Message) -> Frame:
+    """The frame of a decoded ``SENSOR_FRAME``; raises ``ProtocolError`` if malformed."""
+    body, blobs = msg.body, msg.blobs
+    ncol = len(Frame.COLUMNS)
+    arrays = body.get("arrays") or []
+    if len(blobs) != ncol + len(arrays):
+        raise ProtocolError(E_BAD_BODY, "SENSOR_FRAME: wrong number of binary frames")
+    try:
+        frame = Frame.from_blobs(blobs[:ncol], body["t"])
+    except ValueError as exc:
+        raise ProtocolError(E_BAD_BODY, f"SENSOR_FRAME: {exc}") from exc
+    if len(frame) != body["n"]:
+        raise ProtocolError(E_BAD_BODY, "SENSOR_FRAME: n does not match the columns")
+    for spec, blob in zip(arrays, blobs[ncol:], strict=True):
+        sid, t_ns, quality, shape = spec
+        if not (_uint(sid) and _int(t_ns) and _uint(quality) and isinstance(shape, list) and len(shape) == 2
+                and all(_uint(d) and 0 < d <= 4096 for d in shape) and len(blob) == 4 * shape[0] * shape[1]):
+            raise ProtocolError(E_BAD_BODY, "SENSOR_FRAME: malformed array entry")
+        values = np.frombuffer(blob, "<f4").astype(np.float32).reshape(shape[0], shape[1])
+        frame.arrays.append(ArraySample(sid, t_ns, values, quality))
+    return frame

@@ -21,6 +21,10 @@ property           meaning
                    only), ``heatmap`` (array sensors), ``off``
 ``colormap``       ``turbo`` (default), ``coolwarm``, ``viridis``
 ``fault_hz``       characteristic frequencies for the spectrum view, e.g. ``"29.5,178"``
+                   (the first is the shaft speed; a vibration tag's raw waveform is the
+                   stream ``<tag>/wave``)
+``sim_fault``      the built-in simulator develops this fault: ``bearing``, ``overheat``,
+                   ``dropout`` (empty: none)
 =================  ==========================================================================
 
 Levels are 0 normal, 1 warning, 2 alarm. ``next_levels`` applies the thresholds with
@@ -85,6 +89,7 @@ class SensorSpec:
     display: str
     colormap: str
     fault_hz: tuple[float, ...]
+    sim_fault: str = ""
 
     @staticmethod
     def from_node(node: Node) -> SensorSpec | None:
@@ -124,6 +129,7 @@ class SensorSpec:
             display=display if display in DISPLAYS else "value",
             colormap=cmap if isinstance(cmap, str) and cmap in COLORMAPS else "turbo",
             fault_hz=fault_hz,
+            sim_fault=fault if isinstance(fault := p.get("sim_fault"), str) else "",
         )
 
     def level_of(self, value: float) -> int:

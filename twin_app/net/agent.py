@@ -26,6 +26,10 @@ Design notes
   that doubles up to ``BACKOFF_MAX``.
 * Assets move in chunks with a window of ``ASSET_WINDOW`` requests in flight (credit), and
   resume from the bytes already transferred.
+* Sensors: once live in a room the agent subscribes to the room's sensor frames
+  (``SENSOR_SUB``), grants credit for each frame as it arrives and merges frames into one
+  pending frame; the application takes it with ``take_sensor_frame`` when told
+  (``SensorFrameReady``), so a slow window draws the newest values, never a backlog.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import zmq
 
 from twin_app import protocol
@@ -47,6 +52,7 @@ from twin_app.core import snapshot
 from twin_app.core.errors import InvalidOp
 from twin_app.core.ids import is_content_hash
 from twin_app.core.ops import apply, op_from_wire
+from twin_app.core.samples import Aggregate, Frame, Stream
 from twin_app.net import events as ev
 from twin_app.net.assets import AssetCache
 from twin_app.net.outbox import Outbox
@@ -64,6 +70,7 @@ ASSET_GIVE_UP = 120.0
 BACKOFF_MAX = 5.0
 RESEND_BACKOFF = 0.1
 REPORT_EVERY = 1000
+SENSOR_HZ = 30.0
 
 
 @dataclass
@@ -156,7 +163,11 @@ class Agent(threading.Thread):
         self.join_tries = 0
         self._stopping = False
         self._finished = False
-        self.counters = {"catchups": 0, "joins": 0, "reconnects": 0}
+        self.counters = {"catchups": 0, "joins": 0, "reconnects": 0, "sensor_frames": 0}
+        self.sensor_hz = SENSOR_HZ
+        self._sensor_lock = threading.Lock()
+        self._sensor_pending: Aggregate | None = None
+        self._sensor_t = 0
         for cseq, _label, wire in outbox.pending(room):
             self.unacked[cseq] = wire
 
@@ -324,6 +335,11 @@ class Agent(threading.Thread):
                 if digest not in self.downloads and not self.assets.has(digest):
                     self.downloads[digest] = Download(digest, self.assets.partial_size(digest))
             self._pump_downloads(time.monotonic())
+        elif kind == "sensor_query":
+            _, req, tags, t0, t1, points = cmd
+            if self.state != "live" or not self._send(protocol.SENSOR_QUERY, {
+                    "req": req, "tags": tags, "t0": t0, "t1": t1, "points": points}):
+                self.emit(ev.SensorData(req, "not connected to the server"))
         elif kind == "close":
             self._stopping = True
 
@@ -419,6 +435,69 @@ class Agent(threading.Thread):
             self._on_asset_ack(body)
         elif t == protocol.ASSET_DATA:
             self._on_asset_data(body, msg.blobs)
+        elif t == protocol.SENSOR_FRAME:
+            self._on_sensor_frame(msg)
+        elif t == protocol.SENSOR_STREAMS:
+            self._on_sensor_streams(body)
+        elif t == protocol.SENSOR_DATA:
+            self._on_sensor_data(body, msg.blobs)
+
+    # -- sensors ---------------------------------------------------------------------------
+    def _on_sensor_frame(self, msg: Message) -> None:
+        try:
+            frame = protocol.decode_frame(msg)
+        except ProtocolError as exc:
+            log.warning("bad sensor frame from the server: %s", exc)
+            return
+        self._send(protocol.SENSOR_CREDIT, {"fseq": msg.body["fseq"]})
+        self.counters["sensor_frames"] += 1
+        with self._sensor_lock:
+            first = self._sensor_pending is None
+            if first:
+                self._sensor_pending = Aggregate()
+            assert self._sensor_pending is not None
+            self._sensor_pending.merge(frame)
+            self._sensor_t = frame.t_ns
+        if first:
+            self.emit(ev.SensorFrameReady())
+
+    def take_sensor_frame(self) -> Frame | None:
+        """The frames merged since the last call (application thread)."""
+        with self._sensor_lock:
+            pending, self._sensor_pending = self._sensor_pending, None
+        if pending is None:
+            return None
+        return pending.take(self._sensor_t)
+
+    def _on_sensor_streams(self, body: dict[str, Any]) -> None:
+        streams = []
+        for rec in body["streams"]:
+            try:
+                streams.append(Stream.from_wire(rec))
+            except ValueError:
+                continue
+        sources = [(str(s.get("name", "")), bool(s.get("online")), str(s.get("detail", "")))
+                   for s in body.get("sources", [])]
+        self.emit(ev.SensorStreams(streams, sources))
+
+    def _on_sensor_data(self, body: dict[str, Any], blobs: list[bytes]) -> None:
+        if body.get("error"):
+            self.emit(ev.SensorData(body["req"], str(body["error"])))
+            return
+        series: dict[str, tuple[bool, Any, Any, Any]] = {}
+        if len(blobs) != 3 * len(body["series"]):
+            self.emit(ev.SensorData(body["req"], "malformed answer from the server"))
+            return
+        for i, rec in enumerate(body["series"]):
+            tag, raw, n = rec
+            t, lo, hi = blobs[3 * i:3 * i + 3]
+            if not isinstance(tag, str) or not isinstance(n, int) or len(t) != 8 * n \
+                    or len(lo) != 4 * n or len(hi) != 4 * n:
+                self.emit(ev.SensorData(body["req"], "malformed answer from the server"))
+                return
+            series[tag] = (bool(raw), np.frombuffer(t, "<i8").astype(np.int64),
+                           np.frombuffer(lo, "<f4").astype(np.float32), np.frombuffer(hi, "<f4").astype(np.float32))
+        self.emit(ev.SensorData(body["req"], series))
 
     def _settle(self, cseq: int, pump: bool = True) -> None:
         self.unacked.pop(cseq, None)
@@ -482,6 +561,7 @@ class Agent(threading.Thread):
         self.presence_dirty = True
         self._start_uploads()
         self._pump_downloads(time.monotonic())
+        self._send(protocol.SENSOR_SUB, {"on": True, "hz": self.sensor_hz})
 
     def _on_ops(self, body: dict[str, Any]) -> None:
         first = body["first_seq"]

@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, assert_never
 
@@ -36,6 +36,7 @@ from twin_app.net.assets import AssetCache
 from twin_app.net.outbox import Outbox
 from twin_app.protocol import E_ASSET
 from twin_app.session.facade import Client, Peer
+from twin_app.session.sensors import History, SensorFeed, SourceState
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,7 @@ class SyncClient:
         self.on_ack: list[Callable[[int, int | None], None]] = []
         self._retrying = False  # a transient refusal was reported and no ACK came since
         self._closed = False
+        self.sensors = SensorFeed(self._request_history)
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -314,6 +316,8 @@ class SyncClient:
                 if state == "offline":
                     self.peers.clear()
                     _fire(self.on_peers)
+                if state != "live":
+                    self.sensors.disconnected()
                 _fire(self.on_state, state, detail)
             case ev.Welcomed(session, role, epoch, limits):
                 self.session, self.role, self.epoch, self.limits = session, role, epoch, limits
@@ -323,8 +327,23 @@ class SyncClient:
                 _fire(self.assets.on_arrived, digest)
             case ev.AssetProgress(digest, direction, done, total):
                 _fire(self.assets.on_progress, digest, direction, done, total)
+            case ev.SensorFrameReady():
+                frame = self._agent.take_sensor_frame()
+                if frame is not None:
+                    self.sensors.apply(frame)
+            case ev.SensorStreams(streams, sources):
+                self.sensors.set_streams(streams, [SourceState(*s) for s in sources])
+            case ev.SensorData(req, result):
+                self.sensors.answer(req, result if isinstance(result, str) else {
+                    tag: History(tag, raw, t, lo, hi) for tag, (raw, t, lo, hi) in result.items()})
             case _:
                 assert_never(event)
+
+    def _request_history(self, req: int, tags: Sequence[str], t0: int, t1: int, points: int) -> bool:
+        if self._closed:
+            return False
+        self._agent.command("sensor_query", req, list(tags), t0, t1, points)
+        return True
 
     def _on_heartbeat(self, hb: ev.Heartbeat) -> None:
         self.head_seq = max(self.head_seq, hb.head_seq)

@@ -13,6 +13,7 @@ from typing import Any
 
 from twin_app.core.document import Document
 from twin_app.core.ops import Op
+from twin_app.core.samples import Stream
 
 # One sequenced op as the store applies it: (seq, client id, client seq, op).
 Sequenced = tuple[int, str, int, Op]
@@ -129,7 +130,30 @@ class AssetProgress:
     total: int
 
 
+
+@dataclass(frozen=True, slots=True)
+class SensorFrameReady:
+    """Sensor frames are waiting: take them with ``Agent.take_sensor_frame``."""
+
+
+@dataclass(frozen=True, slots=True)
+class SensorStreams:
+    """The hub's streams and the online state of its sources (name, online, detail)."""
+
+    streams: list[Stream]
+    sources: list[tuple[str, bool, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class SensorData:
+    """The answer to a history query: tag -> (raw, t, vmin, vmax), or an error text."""
+
+    req: int
+    result: dict[str, tuple[bool, Any, Any, Any]] | str
+
+
 Event = (
     OpsArrived | Acked | Refused | Retrying | Heartbeat | SnapshotArrived | PresenceChanged
     | StateChanged | Welcomed | ErrorReported | AssetArrived | AssetProgress
+    | SensorFrameReady | SensorStreams | SensorData
 )

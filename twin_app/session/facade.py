@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from twin_app.core.ops import Op
 from twin_app.core.store import ClientStore, PendingOp
+from twin_app.session.sensors import SensorFeed
 
 
 @dataclass
@@ -88,6 +89,11 @@ class Client(Protocol):
     @property
     def assets(self) -> Assets:
         """Mesh blobs by content hash."""
+        ...
+
+    @property
+    def sensors(self) -> SensorFeed:
+        """The room's live sensor values, the hub's streams and history queries."""
         ...
 
     @property

@@ -19,6 +19,7 @@ from twin_app.core.ops import Op
 from twin_app.core.permissions import refusal
 from twin_app.core.store import ClientStore, PendingOp
 from twin_app.session.facade import Client, Peer
+from twin_app.session.sensors import SensorFeed
 
 
 class LocalAssets:
@@ -58,6 +59,7 @@ class LocalClient:
         self.storage_error: str | None = None
         self.head_seq = 0
         self.peers: dict[str, Peer] = {}
+        self.sensors = SensorFeed()
         self.presence: dict[str, Any] = {}
         self.submitted: list[tuple[Op, str]] = []
         # Server-side policy beyond roles (e.g. a lock held by someone else): returns why
