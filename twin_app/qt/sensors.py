@@ -166,7 +166,7 @@ class SparklineDelegate(QStyledItemDelegate):
         if not isinstance(r, SensorRow):
             return
         vals = r.spark[np.isfinite(r.spark)]
-        rect: QRect = option.rect.adjusted(3, 4, -3, -4)  # type: ignore[attr-defined]
+        rect: QRect = option.rect.adjusted(3, 4, -3, -4)
         if len(vals) < 2 or rect.width() < 4:
             return
         lo, hi = float(vals.min()), float(vals.max())

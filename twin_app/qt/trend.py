@@ -256,7 +256,7 @@ class TrendPanel(QWidget):
         return t, mid
 
 
-def spectrum(t_ns: npt.NDArray[np.int64], v: npt.NDArray[np.float32],
+def spectrum(t_ns: npt.NDArray[np.int64], v: npt.NDArray[np.floating[Any]],
              seconds: float = SPECTRUM_S) -> tuple[F64, F64, float]:
     """Amplitude spectrum of the last ``seconds`` of a sampled signal: ``(hz, amplitude,
     sample rate)``, Hann-windowed, amplitude-corrected. Empty with fewer than 64 samples."""
@@ -273,7 +273,8 @@ def spectrum(t_ns: npt.NDArray[np.int64], v: npt.NDArray[np.float32],
     x -= x.mean()
     w = np.hanning(n)
     amp = np.abs(np.fft.rfft(x * w)) * 2.0 / w.sum()
-    return np.fft.rfftfreq(n, dt), amp, fs
+    freq: F64 = np.fft.rfftfreq(n, dt).astype(np.float64)
+    return freq, amp.astype(np.float64), fs
 
 
 class SpectrumPanel(QWidget):

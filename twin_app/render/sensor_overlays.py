@@ -140,7 +140,7 @@ class LabelVisual:
             label = self.labels.get(sid)
             if label is None:
                 label = self.labels[sid] = Label3D(self.renderer, item.text, item.color)
-                label.actor.GetTextProperty().SetFontSize(13)
+                label.actor.GetTextProperty().SetFontSize(11)
             # Dark text on the light amber/green, white on red and grey.
             tp = label.actor.GetTextProperty()
             light = item.color[0] > 0.6 and item.color[1] > 0.6
@@ -175,9 +175,10 @@ class LegendVisual:
         self.bar.SetOrientationToVertical()
         self.bar.SetNumberOfLabels(5)
         self.bar.SetLabelFormat("%.4g")
-        self.bar.SetBarRatio(0.25)
-        self.bar.SetMaximumWidthInPixels(110)
-        self.bar.SetMaximumHeightInPixels(260)
+        self.bar.SetBarRatio(0.3)
+        self.bar.UnconstrainedFontSizeOn()
+        self.bar.SetMaximumWidthInPixels(90)
+        self.bar.SetMaximumHeightInPixels(240)
         self.bar.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
         self.bar.GetPositionCoordinate().SetValue(0.88, 0.06)
         self.bar.SetWidth(0.11)
@@ -186,8 +187,9 @@ class LegendVisual:
             tp.SetColor(0.15, 0.15, 0.18)
             tp.ShadowOff()
             tp.ItalicOff()
-            tp.SetFontSize(12)
+            tp.SetFontSize(11)
         self.bar.GetTitleTextProperty().BoldOn()
+        self.bar.GetTitleTextProperty().SetFontSize(12)
         self.bar.PickableOff()
         renderer.AddViewProp(self.bar)
         self._cmap = ""

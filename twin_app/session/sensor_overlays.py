@@ -226,6 +226,8 @@ def value_text(value: float, unit: str) -> str:
     """A reading as a person reads it: 3 significant digits, then the unit."""
     if not math.isfinite(value):
         return "—"
+    if unit == "bool":  # switches: presence, interlocks
+        return "on" if value >= 0.5 else "off"
     a = abs(value)
     text = f"{value:.0f}" if a >= 100 else f"{value:.1f}" if a >= 10 else f"{value:.2f}"
     return f"{text} {unit}".strip()
@@ -260,6 +262,7 @@ class SensorBoard:
         self.heatmaps = HeatmapModel()
         self.alarms = AlarmModel()
         self.on_rows: list[Listener] = []  # the sensor list or a value changed
+        self.focus: frozenset[str] = frozenset()  # nodes whose labels show the sensor name
         self.specs: list[SensorSpec] = []
         self.index: dict[str, int] = {}
         self._doc: Document | None = None
@@ -454,6 +457,7 @@ class SensorBoard:
         if doc is None or not self.labels.visible:
             return
         items: dict[str, LabelItem] = {}
+        focus = self.focus
         for i, s in enumerate(self.specs):
             if s.display == "off":
                 continue
@@ -481,6 +485,9 @@ class SensorBoard:
                 color = level_color(int(self._levels[i]))
             node = doc.nodes.get(s.node)
             anchor = s.node if node is not None and node.mesh is not None else (s.bound_to or s.node)
+            if s.node not in focus and s.bound_to not in focus and int(self._levels[i]) < ALARM:
+                # Compact unless looked at (or in alarm): the reading only, the name on demand.
+                text = text.split("\n", 1)[-1]
             items[s.node] = LabelItem(s.node, anchor, text, color, q)
         self.labels.set(items)
 
@@ -519,6 +526,14 @@ class SensorBoard:
         lo, hi = _span(spec)
         title = f"{spec.name} ({spec.unit})" if spec.unit else spec.name
         self.legend.set(LegendState(title, lo, hi, spec.colormap))
+
+    def set_focus(self, ids: Iterable[str]) -> None:
+        """Name the sensors of these nodes (sensors or bound parts) on their labels."""
+        focus = frozenset(ids)
+        if focus != self.focus:
+            self.focus = focus
+            if self._doc is not None:
+                self.refresh()
 
     def show_legend_of(self, sensor: str | None) -> None:
         """Make the legend show ``sensor``'s colour map (e.g. the one selected)."""
