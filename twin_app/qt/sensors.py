@@ -359,7 +359,8 @@ class SensorDialog(QDialog):
 
     NUMBERS = (("range_min", "Range from"), ("range_max", "Range to"),
                ("warn_high", "Warning above"), ("alarm_high", "Alarm above"),
-               ("warn_low", "Warning below"), ("alarm_low", "Alarm below"))
+               ("warn_low", "Warning below"), ("alarm_low", "Alarm below"),
+               ("stale_s", "Stale after (s)"))
 
     def __init__(self, feed: SensorFeed, *, part_name: str, sensor: Node | None = None,
                  validate: Callable[[dict[str, PropValue | None], str], str | None] | None = None,
