@@ -113,14 +113,15 @@ class SensorsController(QObject):
         w._add_dock("Alarms", self.alarms, Qt.DockWidgetArea.BottomDockWidgetArea)
         w._add_dock("Trend", self.trend, Qt.DockWidgetArea.BottomDockWidgetArea)
         w._add_dock("Spectrum", self.spectrum, Qt.DockWidgetArea.BottomDockWidgetArea)
-        w.tabifyDockWidget(w.docks["Comments"], w.docks["Sensors"])
-        w.docks["Comments"].raise_()
-        w.tabifyDockWidget(w.docks["Alarms"], w.docks["Trend"])
-        w.tabifyDockWidget(w.docks["Trend"], w.docks["Spectrum"])
+        # Side by side, never tabbed: Qt rebuilds a tab group's tab bar whenever one of its
+        # docks is hidden or shown, and the charts come and go.
+        w.splitDockWidget(w.docks["Alarms"], w.docks["Trend"], Qt.Orientation.Horizontal)
+        w.splitDockWidget(w.docks["Trend"], w.docks["Spectrum"], Qt.Orientation.Horizontal)
         w.docks["Trend"].hide()
         w.docks["Spectrum"].hide()
-        w.docks["Alarms"].raise_()
-        w.resizeDocks([w.docks["Alarms"]], [170], Qt.Orientation.Vertical)
+        w.resizeDocks([w.docks["Alarms"]], [190], Qt.Orientation.Vertical)
+        w.resizeDocks([w.docks["Inspector"], w.docks["Comments"], w.docks["Sensors"]],
+                      [420, 160, 300], Qt.Orientation.Vertical)
         w.statusBar().addPermanentWidget(self.badge)
 
     @property
