@@ -142,7 +142,17 @@ def test_bind_set_thresholds_see_colour_label_trend_and_undo(join, qtbot, pusher
     assert trend.threshold_values() == [40.0, 90.0]
     push(pusher, 47.0)
     qtbot.waitUntil(lambda: 47.0 in trend.series_data(TAG)[1].tolist(), timeout=TIMEOUT)
-    qtbot.waitUntil(lambda: trend.queries >= 1 and not trend.message, timeout=TIMEOUT)
+    # The recorded history came back from the server (50.0 was pushed before the chart opened).
+    qtbot.waitUntil(lambda: 50.0 in trend.series[TAG].hist_hi.tolist(), timeout=TIMEOUT)
+    assert trend.queries >= 1 and not trend.message
+
+    # The inspector lists a sensor's rules in reading order, the coloured part named.
+    select_in_tree(w, sid)
+    props = w.inspector.props
+    keys = [props.item(r, 0).text() for r in range(props.rowCount())]
+    assert keys[:3] == ["tag", "unit", "display"]
+    row = keys.index("bound_to")
+    assert props.item(row, 1).toolTip() == "Coloured part: Robot 1"
 
     # Undo brings the old thresholds and the colour map back, for everyone.
     w.act_undo.trigger()

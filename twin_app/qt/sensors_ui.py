@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from twin_app.qt.window import MainWindow
 
 TICK_MS = 1000
+FLUSH_MS = 80  # at most ~12 sensor redraws a second
 PULSE_MS = 120
 FLASH_MS = 600
 BADGE_ON = "QToolButton { background: #d64545; color: white; font-weight: bold; border-radius: 3px; padding: 1px 6px; }"
@@ -90,8 +91,10 @@ class SensorsController(QObject):
         self.alarms.sig_goto.connect(self._on_alarm_goto)
         self.alarms.sig_ack.connect(self.acknowledge)
         self.alarms.sig_unacked.connect(self._on_unacked)
-        self.feed.on_frame.append(self._on_frame)
+        self.board.deferred = True
+        self.board.on_dirty.append(self._on_dirty)
         self.feed.on_streams.append(self._on_streams)
+        self._last_flush = 0.0
 
         self._tick = QTimer(self)
         self._tick.setInterval(TICK_MS)
@@ -103,6 +106,9 @@ class SensorsController(QObject):
         self._flash = QTimer(self)
         self._flash.setInterval(FLASH_MS)
         self._flash.timeout.connect(self._on_flash)
+        self._flush = QTimer(self)
+        self._flush.setSingleShot(True)
+        self._flush.timeout.connect(self._on_flush)
         self.overlays.set_document(window.client.store.doc)
 
     # -- docks ---------------------------------------------------------------------------
@@ -154,10 +160,10 @@ class SensorsController(QObject):
         if self._closed:
             return
         self._closed = True
-        for t in (self._tick, self._pulse, self._flash):
+        for t in (self._tick, self._pulse, self._flash, self._flush):
             t.stop()
-        if self._on_frame in self.feed.on_frame:
-            self.feed.on_frame.remove(self._on_frame)
+        if self._on_dirty in self.board.on_dirty:
+            self.board.on_dirty.remove(self._on_dirty)
         if self._on_streams in self.feed.on_streams:
             self.feed.on_streams.remove(self._on_streams)
         self.trend.close_panel()
@@ -165,8 +171,17 @@ class SensorsController(QObject):
         self.overlays.close()
 
     # -- feed ----------------------------------------------------------------------------
-    def _on_frame(self, _frame: object) -> None:
-        self.win.viewport.request_render()
+    def _on_dirty(self) -> None:
+        # Frames come as fast as the hub sends them; draw at most every FLUSH_MS, so a
+        # flood of edits and a fast sensor lane never make the window draw twice as often.
+        if not self._flush.isActive():
+            wait = FLUSH_MS - (time.monotonic() - self._last_flush) * 1000
+            self._flush.start(max(0, int(wait)))
+
+    def _on_flush(self) -> None:
+        self._last_flush = time.monotonic()
+        if self.board.flush():
+            self.win.viewport.request_render()
 
     def _on_streams(self) -> None:
         self.sensors.refresh()

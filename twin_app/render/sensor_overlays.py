@@ -127,6 +127,7 @@ class LabelVisual:
         self.scene = scene
         self.model = model
         self.labels: dict[str, Label3D] = {}
+        self._shown: dict[str, tuple[object, ...]] = {}
         model.on_change.append(self.update)
         self.update()
 
@@ -134,9 +135,14 @@ class LabelVisual:
         items = self.model.items if self.model.visible else {}
         for sid in [s for s in self.labels if s not in items]:
             self.labels.pop(sid).close()
+            self._shown.pop(sid, None)
         for sid, item in items.items():
             b = self.scene.node_bounds([item.anchor])
             pos = None if b is None else ((b[0] + b[1]) / 2, (b[2] + b[3]) / 2, b[5] + LABEL_LIFT)
+            key = (item.text, item.color, item.quality, pos)
+            if self._shown.get(sid) == key:
+                continue  # unchanged: a new text would be rasterised again for nothing
+            self._shown[sid] = key
             label = self.labels.get(sid)
             if label is None:
                 label = self.labels[sid] = Label3D(self.renderer, item.text, item.color)
@@ -161,6 +167,7 @@ class LabelVisual:
         for label in self.labels.values():
             label.close()
         self.labels = {}
+        self._shown = {}
 
 
 class LegendVisual:
@@ -180,8 +187,8 @@ class LegendVisual:
         self.bar.SetMaximumWidthInPixels(90)
         self.bar.SetMaximumHeightInPixels(240)
         self.bar.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
-        self.bar.GetPositionCoordinate().SetValue(0.88, 0.06)
-        self.bar.SetWidth(0.11)
+        self.bar.GetPositionCoordinate().SetValue(0.84, 0.06)
+        self.bar.SetWidth(0.14)
         self.bar.SetHeight(0.4)
         for tp in (self.bar.GetTitleTextProperty(), self.bar.GetLabelTextProperty()):
             tp.SetColor(0.15, 0.15, 0.18)

@@ -263,6 +263,11 @@ class SensorBoard:
         self.alarms = AlarmModel()
         self.on_rows: list[Listener] = []  # the sensor list or a value changed
         self.focus: frozenset[str] = frozenset()  # nodes whose labels show the sensor name
+        # Deferred: a frame only folds levels and sparklines in and calls ``on_dirty``; the
+        # owner calls ``flush`` when it is time to draw (a window coalesces frames that way).
+        self.deferred = False
+        self.dirty = False
+        self.on_dirty: list[Listener] = []
         self.specs: list[SensorSpec] = []
         self.index: dict[str, int] = {}
         self._doc: Document | None = None
@@ -407,7 +412,21 @@ class SensorBoard:
                     frame.vmax[at].astype(np.float64), frame.latest[at].astype(np.float64), *cols)
                 self._spark[rows, :-1] = self._spark[rows, 1:]
                 self._spark[rows, -1] = frame.latest[at]
+        if self.deferred:
+            first = not self.dirty
+            self.dirty = True
+            if first:
+                for cb in list(self.on_dirty):
+                    cb()
+            return
         self.refresh()
+
+    def flush(self) -> bool:
+        """Draw what frames changed since the last flush; True if there was anything."""
+        if not self.dirty:
+            return False
+        self.refresh()
+        return True
 
     def tick(self) -> None:
         """Re-judge staleness without a frame (called every second or so)."""
@@ -416,6 +435,7 @@ class SensorBoard:
 
     def refresh(self) -> None:
         """Recompute every model from the current values."""
+        self.dirty = False
         values, quality, t_last, seen = self._columns()
         self._last_values, self._last_quality, self._last_t = values, quality, t_last
         self._update_colors(values, quality, seen)
