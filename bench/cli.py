@@ -3,6 +3,7 @@
     twin-bench sync [--quick]     sync backbone (latency vs raw ZeroMQ, throughput, join, recovery)
     twin-bench render [--quick]   rendering at plant scale (vs a bare pyvista baseline)
     twin-bench all [--quick]      both, merged
+    twin-bench sensors [--quick]  sensor lane: ingest rate, sample-to-screen latency, recolour, bytes/sample
     twin-bench soak [--minutes N] a server and a window under load for N minutes (memory, threads, log size)
 """
 
@@ -29,7 +30,13 @@ def _render(quick: bool, _durability: str) -> dict[str, Any]:
     return result
 
 
-SUITES = {"sync": _sync, "render": _render}
+def _sensors(quick: bool, _durability: str) -> dict[str, Any]:
+    from bench import sensors
+
+    return sensors.run(quick)
+
+
+SUITES = {"sync": _sync, "render": _render, "sensors": _sensors}
 
 
 def _soak(minutes: float) -> dict[str, Any]:

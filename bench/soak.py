@@ -25,6 +25,7 @@ import multiprocessing as mp
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -205,7 +206,9 @@ def run(minutes: float = 5.0, rate: float = 2000.0, n_writers: int = 10) -> dict
     tmp = Path(tempfile.mkdtemp(prefix="twin-soak-"))
     mpc = mp.get_context("spawn")
     display = _Display()
-    srv = Server(tmp / "server", extra=["--seed", f"{ROOM}={DEMO_PLANT}", "--room-idle", "5"])
+    # The demo plant's sensors run too (the built-in simulator, ~30 streams incl. two 2 kHz
+    # waveforms): a shift has live sensor traffic beside the edits.
+    srv = Server(tmp / "server", extra=["--seed", f"{ROOM}={DEMO_PLANT}", "--room-idle", "5", "--simulate", ROOM])
     srv.start()
     app: subprocess.Popen[bytes] | None = None
     out: dict[str, Any] = {"soak_minutes": minutes, "soak_rate": rate, "soak_writers": n_writers,
@@ -262,8 +265,15 @@ def run(minutes: float = 5.0, rate: float = 2000.0, n_writers: int = 10) -> dict
         srv.stop()
         display.close()
     out.update(log_figures([tmp / "server" / "rooms" / f"{ROOM}.db"]))
-    # Only the writers edit: every op in the log is one of their acknowledged edits.
-    out["acked_equals_logged"] = out["edits_acked"] == out["ops_logged"]
+    # Only the writers edit (and the server's alarm engine, whose ops are counted apart):
+    # every other op in the log is one of their acknowledged edits.
+    db = sqlite3.connect(tmp / "server" / "rooms" / f"{ROOM}.db")
+    out["alarm_ops_logged"] = db.execute("SELECT COUNT(*) FROM ops WHERE client_id = 'server'").fetchone()[0]
+    db.close()
+    sdb = sqlite3.connect(tmp / "server" / "sensors.sqlite")
+    out["sensor_samples_recorded"] = sdb.execute("SELECT COALESCE(SUM(n), 0) FROM chunks").fetchone()[0]
+    sdb.close()
+    out["acked_equals_logged"] = out["edits_acked"] == out["ops_logged"] - out["alarm_ops_logged"]
     out["edits_per_s_logged"] = round(out["ops_logged"] / (minutes * 60.0), 1)
     shutil.rmtree(tmp, ignore_errors=True)
     return out

@@ -178,6 +178,43 @@ def cmd_compact(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+FAULTS = ("bearing", "overheat", "dropout", "clear")
+
+
+def cmd_fault(args: argparse.Namespace) -> int:
+    """Make the simulator develop a fault on the sensors with a tag: an edit of their
+    ``sim_fault`` property, so it is synced, recorded and shown like any other change."""
+    from twin_app.core.ops import Batch, SetField
+    from twin_app.net import SyncClient
+
+    client = SyncClient(args.connect, args.room, args.token, "twin-sync fault", server_key=args.server_key)
+    client.start()
+    try:
+        if not client.wait_for(lambda: client.state == "live", args.timeout):
+            _out(f"twin-sync: cannot join room {args.room!r}: {client.state_detail or client.state}")
+            return 1
+        doc = client.store.doc
+        ids = [n.id for n in doc.nodes.values() if n.kind == "sensor" and n.props.get("tag") == args.tag]
+        if not ids:
+            tags = sorted({str(n.props.get("tag")) for n in doc.nodes.values() if n.kind == "sensor"})
+            _out(f"twin-sync: no sensor with tag {args.tag!r} in room {args.room!r}; tags: {', '.join(tags)}")
+            return 1
+        value = None if args.fault == "clear" else args.fault
+        refused: list[str] = []
+        client.on_nack.append(lambda _p, _code, reason: refused.append(reason))
+        client.submit(Batch(tuple(SetField(i, "prop:sim_fault", value) for i in ids)), f"simulate {args.fault}")
+        if not client.wait_for(lambda: client.unacked_count == 0 and not client.store.pending, args.timeout):
+            _out("twin-sync: the server did not confirm the change in time")
+            return 1
+        if refused:
+            _out(f"twin-sync: refused: {refused[0]}")
+            return 1
+        _out(f"{args.fault} on {len(ids)} sensor(s) with tag {args.tag}")
+        return 0
+    finally:
+        client.close()
+
+
 def cmd_keygen(args: argparse.Namespace) -> int:
     out = Path(args.dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -243,6 +280,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("room")
     e.add_argument("file")
     e.set_defaults(fn=cmd_export)
+    f = sub.add_parser("fault", help="make the built-in simulator develop a fault on a sensor")
+    f.add_argument("--connect", required=True, metavar="ENDPOINT")
+    f.add_argument("--room", required=True)
+    f.add_argument("--token", required=True)
+    f.add_argument("--server-key", help="the server's CurveZMQ public key")
+    f.add_argument("--tag", required=True, help="the sensor's tag, e.g. line1/st3/spindle/vibration")
+    f.add_argument("--fault", required=True, choices=FAULTS, help="'clear' ends the fault")
+    f.add_argument("--timeout", type=float, default=15.0)
+    f.set_defaults(fn=cmd_fault)
     k = sub.add_parser("keygen", help="make CurveZMQ key pairs")
     k.add_argument("dir")
     k.add_argument("--name", default="server")

@@ -90,6 +90,7 @@ NB_MORE = int(zmq.NOBLOCK | zmq.SNDMORE)
 RCVMORE = int(zmq.RCVMORE)
 OPS_PER_MESSAGE = 5000
 RECENT_CSEQS = 100_000
+QUERIES_PER_S = 20.0
 PRESENCE_KEYS = ("selection", "camera", "status", "follow", "follow_ok", "present")
 
 
@@ -151,6 +152,9 @@ class Session:
     held: int = 0
     held_code: str = ""
     behind_sent: int = 0  # ``behind`` in the last record sent to the room
+    query_tokens: float = 40.0  # sensor history queries: QUERIES_PER_S, burst 40
+    sources: set[str] = field(default_factory=set)  # sensor sources this peer pushes for
+    query_t: float = 0.0
 
     def behind(self) -> int:
         """Ops of the room this client has not confirmed (``HEARTBEAT.head_seq``)."""
@@ -785,6 +789,16 @@ class Server:
         if self.hub is None:
             self._send(session.rid, protocol.SENSOR_DATA, {"req": b["req"], "series": [], "error": "no sensor hub"})
             return
+        # History is read on the hub's thread: a client asking without pause must not
+        # starve everyone's frames.
+        now = time.monotonic()
+        session.query_tokens = min(40.0, session.query_tokens + (now - session.query_t) * QUERIES_PER_S)
+        session.query_t = now
+        if session.query_tokens < 1.0:
+            self._send(session.rid, protocol.SENSOR_DATA, {
+                "req": b["req"], "series": [], "error": f"more than {QUERIES_PER_S:.0f} history queries per second; slow down"})
+            return
+        session.query_tokens -= 1.0
         self.hub.query(session.rid, b["req"], b["tags"], b["t0"], b["t1"], b["points"])
 
     def _on_sensor_push(self, session: Session, msg: Message) -> None:
@@ -805,6 +819,7 @@ class Server:
             self._refuse(session.rid, protocol.E_BAD_BODY, "SENSOR_PUSH: a sample names no tag")
             return
         sink = self.hub.sink(str(source)[:128])
+        session.sources.add(sink.name)
         if n:
             sink.push(tags, idx.astype(np.uint32), np.frombuffer(blobs[1], "<i8").astype(np.int64),
                       np.frombuffer(blobs[2], "<f8").astype(np.float64), np.frombuffer(blobs[3], np.uint8).copy(),
@@ -823,6 +838,7 @@ class Server:
             self._refuse(session.rid, protocol.E_FORBIDDEN, f"the {session.grant.role} role cannot report sources")
             return
         b = msg.body
+        session.sources.add(b["name"])
         self.hub.sink(b["name"]).source_status(b["name"], b["online"], b.get("detail", ""))
 
     def _hub_flush(self) -> None:
@@ -865,6 +881,9 @@ class Server:
                 room.specs = list(sensor_specs(room.doc).values())
                 if self.hub is not None:
                     self.hub.room_specs(room.name, room.specs)
+                if self._simulator is not None and room.name in self.cfg.simulate:
+                    self._simulator.update([c for name in self.cfg.simulate if name in self.rooms
+                                            for c in channels_from_document(self.rooms[name].doc)])
                 for op in sweep_ops(room.doc):
                     self._commit_server(room, op)
 
@@ -1040,6 +1059,10 @@ class Server:
     def _leave(self, session: Session) -> None:
         if self.hub is not None:
             self.hub.unsubscribe(session.rid)
+            # A bridge that is gone cannot say its sources are offline: say it for it.
+            for name in session.sources:
+                self.hub.sink(name).source_status(name, False, f"{session.name} disconnected")
+            session.sources.clear()
         room = session.room
         if room is None:
             return

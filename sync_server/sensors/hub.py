@@ -66,6 +66,7 @@ CREDIT = 2
 DEFAULT_HZ = 30.0
 MAX_STREAMS = 100_000
 MAX_QUERY_POINTS = 200_000
+MAX_DECODE = 2_000_000  # samples a query decodes; longer ranges answer from chunk summaries
 INBOX_LIMIT = 20_000  # batches waiting for the hub; beyond that new ones are dropped
 
 Send = Callable[[bytes, list[bytes]], None]
@@ -268,6 +269,8 @@ class Hub(threading.Thread):
 
     def _resolve(self, source: str, tags: list[str], idx: U32, t: I64, v: F32, q: U8,
                  units: list[str] | None) -> tuple[U32, I64, F32, U8] | None:
+        if not self.sources.get(source, (False, ""))[0]:
+            self._on_status(source, True, "")  # a source that delivers is online
         n = len(idx)
         if not (len(t) == len(v) == len(q) == n) or (n and int(idx.max()) >= len(tags)):
             log.warning("sensor hub: source %s sent a malformed batch; dropped", source)
@@ -415,16 +418,22 @@ class Hub(threading.Thread):
                 raw, lo, hi = True, v, v
             else:
                 try:
-                    t, v, _q = self.log.query(s.id, t0, t1)
+                    if self.log.count(s.id, t0, t1) > MAX_DECODE:
+                        # Too long to decode in a tick: chunk summaries, bucketed again.
+                        t, lo, hi = self.log.summaries(s.id, t0, t1)
+                        t, lo, hi = envelope(t, lo, t0, t1, points // 2, hi)
+                        raw = False
+                    else:
+                        t, v, _q = self.log.query(s.id, t0, t1)
+                        raw = len(t) <= points
+                        lo = hi = v
+                        if not raw:
+                            t, lo, hi = envelope(t, v, t0, t1, points // 2)
                 except Exception as exc:  # a damaged file must not take the hub down
                     log.exception("sensor hub: query failed")
                     error = f"cannot read the sensor log: {exc}"
-                    t, v = np.zeros(0, np.int64), np.zeros(0, np.float32)
-                raw = len(t) <= points
-                if raw:
-                    lo = hi = v
-                else:
-                    t, lo, hi = envelope(t, v, t0, t1, points // 2)
+                    t, lo = np.zeros(0, np.int64), np.zeros(0, np.float32)
+                    hi, raw = lo, True
             series.append([tag, raw, len(t)])
             blobs += [t.astype("<i8").tobytes(), lo.astype("<f4").tobytes(), hi.astype("<f4").tobytes()]
         body: dict[str, Any] = {"req": req, "series": series}
@@ -494,25 +503,25 @@ class Hub(threading.Thread):
     def _evaluate(self, tick: Frame, t_ns: int) -> None:
         if not self.rooms:
             return
-        # The tick's min / max / latest by stream id (NaN where no sample this tick).
-        size = len(self.state)
-        vmin = np.full(size, np.nan)
-        vmax = np.full(size, np.nan)
-        latest = np.full(size, np.nan)
-        fresh = tick.count > 0
-        ids = tick.ids[fresh]
-        vmin[ids] = tick.vmin[fresh]
-        vmax[ids] = tick.vmax[fresh]
-        latest[ids] = tick.latest[fresh]
         for room, r in self.rooms.items():
             sids = r.sids
-            new = next_levels(r.levels, vmin[sids], vmax[sids], latest[sids], *r.cols)
+            # The tick's min / max / latest of the room's sensors (NaN: no sample this tick).
+            vmin = np.full(len(sids), np.nan)
+            vmax = np.full(len(sids), np.nan)
+            latest = np.full(len(sids), np.nan)
+            if len(tick) and len(sids):
+                pos = np.searchsorted(tick.ids, sids).clip(0, len(tick) - 1)
+                hit = (tick.ids[pos] == sids) & (tick.count[pos] > 0)
+                vmin[hit] = tick.vmin[pos[hit]]
+                vmax[hit] = tick.vmax[pos[hit]]
+                latest[hit] = tick.latest[pos[hit]]
+            new = next_levels(r.levels, vmin, vmax, latest, *r.cols)
             out: list[Transition] = []
             for i in np.flatnonzero(new != r.levels).tolist():
                 sp = r.specs[i]
                 lvl = int(new[i])
-                value = float(vmax[sids[i]]) if lvl and not math.isnan(sp.threshold_of(lvl, float(vmax[sids[i]]))) \
-                    else float(vmin[sids[i]]) if lvl else float(latest[sids[i]])
+                value = float(vmax[i]) if lvl and not math.isnan(sp.threshold_of(lvl, float(vmax[i]))) \
+                    else float(vmin[i]) if lvl else float(latest[i])
                 thr = sp.threshold_of(lvl, value) if lvl else math.nan
                 reason = "high" if lvl and value >= thr else "low" if lvl else ""
                 out.append(Transition(sp.node, sp.tag, lvl, reason, value, thr, t_ns))
@@ -529,14 +538,15 @@ class Hub(threading.Thread):
                 self._alarms(room, out)
 
 
-def envelope(t: I64, v: F32, t0: int, t1: int, buckets: int) -> tuple[I64, F32, F32]:
-    """Min and max of ``v`` per time bucket (empty buckets left out)."""
+def envelope(t: I64, v: F32, t0: int, t1: int, buckets: int, v_hi: F32 | None = None) -> tuple[I64, F32, F32]:
+    """Min and max of ``v`` per time bucket (empty buckets left out); with ``v_hi`` the
+    input is already min (``v``) and max (``v_hi``) pairs."""
     edges = np.linspace(t0, t1 + 1, buckets + 1).astype(np.int64)
     idx = np.searchsorted(t, edges[:-1])
     nonempty = np.r_[idx[1:], len(t)] > idx
     idx = idx[nonempty]
     with np.errstate(invalid="ignore"):
         lo = np.fmin.reduceat(v, idx)
-        hi = np.fmax.reduceat(v, idx)
+        hi = np.fmax.reduceat(v if v_hi is None else v_hi, idx)
     mid = ((edges[:-1] + edges[1:]) // 2)[nonempty]
     return mid.astype(np.int64), lo.astype(np.float32), hi.astype(np.float32)

@@ -99,6 +99,12 @@ class Simulator:
         self._t0 = time.monotonic()
         self._thermal_next = 0.0
 
+    def update(self, channels: list[Channel]) -> None:
+        """Simulate these channels from now on (a sensor was bound, unbound or retagged);
+        channels that stay keep their state."""
+        have = {c.tag: c for c in self.channels}
+        self.channels = [have.get(c.tag, c) for c in channels]  # one assignment: thread-safe
+
     def start(self, sink: Sink) -> None:
         self._thread = threading.Thread(target=self._run, args=(sink,), name="simulator", daemon=True)
         self._thread.start()

@@ -12,8 +12,10 @@ Samples wait in a per-stream buffer until ``CHUNK_SAMPLES`` have gathered or the
 is ``CHUNK_S`` old; full chunks go to a writer thread with its own connection, which
 commits at most every ``COMMIT_S``. The hub never waits for the disk: when the writer's
 queue is full, chunks are dropped and counted (``stats["dropped"]``), and the error is
-kept in ``error`` for the hub to report. Queries read the file and the buffers, so the
-newest samples are visible before they are written.
+kept in ``error`` for the hub to report. Queries read the file, the chunks on their way
+to it and the buffers, so the newest samples are visible before they are written, and
+never wait for the writer. Each chunk row also keeps its min and max, so a query over a
+long range (a day of a 2 kHz waveform) answers from chunk summaries without decoding.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ CREATE TABLE IF NOT EXISTS streams (
     shape TEXT NOT NULL, unit TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS chunks (
     stream INTEGER NOT NULL, t0 INTEGER NOT NULL, t1 INTEGER NOT NULL,
-    n INTEGER NOT NULL, data BLOB NOT NULL);
+    n INTEGER NOT NULL, vmin REAL, vmax REAL, data BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_by_time ON chunks (stream, t1);
 CREATE TABLE IF NOT EXISTS frames (
     stream INTEGER NOT NULL, t INTEGER NOT NULL, quality INTEGER NOT NULL, data BLOB NOT NULL);
@@ -76,7 +78,13 @@ class SensorLog:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        cols = {row[1] for row in self._db.execute("PRAGMA table_info(chunks)")}
+        for col in ("vmin", "vmax") if "vmin" not in cols else ():
+            self._db.execute(f"ALTER TABLE chunks ADD COLUMN {col} REAL")
         self._buffers: dict[int, _Buffer] = {}
+        # Sealed chunks not yet committed, by stream (the writer removes them after commit).
+        self._inflight: dict[int, list[tuple[I64, F32, U8]]] = {}
+        self._inflight_lock = threading.Lock()
         self._queue: queue.Queue[tuple[str, tuple[object, ...]] | None] = queue.Queue(QUEUE_CHUNKS)
         self.stats = {"samples": 0, "bytes": 0, "chunks": 0, "dropped": 0, "frames": 0}
         self.error: str | None = None
@@ -127,9 +135,13 @@ class SensorLog:
         t, v, q = buf.take()
         # Chunks are at most CHUNK_SAMPLES long so a query decodes little it does not need.
         for i in range(0, len(t), CHUNK_SAMPLES):
-            self._put(("chunk", (sid, t[i:i + CHUNK_SAMPLES], v[i:i + CHUNK_SAMPLES], q[i:i + CHUNK_SAMPLES])))
+            part = (t[i:i + CHUNK_SAMPLES], v[i:i + CHUNK_SAMPLES], q[i:i + CHUNK_SAMPLES])
+            with self._inflight_lock:
+                self._inflight.setdefault(sid, []).append(part)
+            if not self._put(("chunk", (sid, *part))):
+                self._written([(sid, part[0])])
 
-    def _put(self, item: tuple[str, tuple[object, ...]]) -> None:
+    def _put(self, item: tuple[str, tuple[object, ...]]) -> bool:
         try:
             self._queue.put_nowait(item)
         except queue.Full:
@@ -137,53 +149,64 @@ class SensorLog:
             if self.error is None:
                 self.error = "the disk cannot keep up with the sensor samples; some are not recorded"
                 log.error("sensor log: %s", self.error)
+            return False
+        return True
 
     def query(self, sid: int, t0: int, t1: int) -> tuple[I64, F32, U8]:
         """Every sample of ``sid`` with ``t0 <= t <= t1``, in time order."""
-        parts_t: list[I64] = []
-        parts_v: list[F32] = []
-        parts_q: list[U8] = []
+        parts: list[tuple[I64, F32, U8]] = []
         rows = self._db.execute(
             "SELECT data FROM chunks WHERE stream = ? AND t1 >= ? AND t0 <= ? ORDER BY t0",
             (sid, t0, t1)).fetchall()
         for (data,) in rows:
             try:
-                t, v, q = decode_chunk(data)
+                parts.append(decode_chunk(data))
             except ValueError as exc:
                 log.warning("sensor log: stream %d: skipping a damaged chunk: %s", sid, exc)
-                continue
-            parts_t.append(t)
-            parts_v.append(v)
-            parts_q.append(q)
-        # Chunks still queued for the writer are in neither place: wait for the queue to
-        # drain (bounded) so a query never misses them. Buffers are read directly.
-        self._wait_written(1.0)
-        buf = self._buffers.get(sid)
-        if buf is not None and buf.n:
-            parts_t.extend(buf.t)
-            parts_v.extend(buf.v)
-            parts_q.extend(buf.q)
-        if not parts_t:
+        parts += self._unwritten(sid)
+        if not parts:
             return np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.uint8)
-        t = np.concatenate(parts_t)
-        v = np.concatenate(parts_v)
-        q = np.concatenate(parts_q)
-        order = np.argsort(t, kind="stable")
-        t, v, q = t[order], v[order], q[order]
+        t = np.concatenate([p[0] for p in parts])
+        v = np.concatenate([p[1] for p in parts])
+        q = np.concatenate([p[2] for p in parts])
+        # A chunk committed while we read may be both in the file and in flight: times
+        # are unique within a stream, so keep one sample per time.
+        t, first = np.unique(t, return_index=True)
+        v, q = v[first], q[first]
         keep = (t >= t0) & (t <= t1)
         return t[keep], v[keep], q[keep]
 
+    def count(self, sid: int, t0: int, t1: int) -> int:
+        """About how many samples of ``sid`` lie in ``t0``..``t1`` (whole chunks counted)."""
+        row = self._db.execute("SELECT COALESCE(SUM(n), 0) FROM chunks WHERE stream = ? AND t1 >= ? AND t0 <= ?",
+                               (sid, t0, t1)).fetchone()
+        return int(row[0]) + sum(len(p[0]) for p in self._unwritten(sid))
+
+    def summaries(self, sid: int, t0: int, t1: int) -> tuple[I64, F32, F32]:
+        """Per stored chunk in range: its middle time, min and max (nothing decoded)."""
+        rows = self._db.execute(
+            "SELECT (t0 + t1) / 2, vmin, vmax FROM chunks WHERE stream = ? AND t1 >= ? AND t0 <= ? "
+            "AND vmin IS NOT NULL ORDER BY t0", (sid, t0, t1)).fetchall()
+        for t, v, _q in self._unwritten(sid):
+            finite = v[np.isfinite(v)]
+            if len(t) and len(finite):
+                rows.append(((int(t[0]) + int(t[-1])) // 2, float(finite.min()), float(finite.max())))
+        return (np.array([r[0] for r in rows], np.int64), np.array([r[1] for r in rows], np.float32),
+                np.array([r[2] for r in rows], np.float32))
+
+    def _unwritten(self, sid: int) -> list[tuple[I64, F32, U8]]:
+        with self._inflight_lock:
+            parts = list(self._inflight.get(sid, ()))
+        buf = self._buffers.get(sid)
+        if buf is not None and buf.n:
+            parts += list(zip(buf.t, buf.v, buf.q, strict=True))
+        return parts
+
     def query_frames(self, sid: int, t0: int, t1: int, limit: int = 1000) -> list[tuple[int, int, bytes]]:
-        self._wait_written(1.0)
         rows = self._db.execute(
             "SELECT t, quality, data FROM frames WHERE stream = ? AND t >= ? AND t <= ? ORDER BY t LIMIT ?",
             (sid, t0, t1, limit)).fetchall()
         return [(t, q, zlib.decompress(d)) for t, q, d in rows]
-
-    def _wait_written(self, timeout: float) -> None:
-        end = time.monotonic() + timeout
-        while self._queue.unfinished_tasks and time.monotonic() < end:
-            time.sleep(0.002)
 
     # -- writer ------------------------------------------------------------------------------
     def _write_loop(self) -> None:
@@ -192,7 +215,7 @@ class SensorLog:
         db.execute("PRAGMA busy_timeout=5000")
         last_commit = time.monotonic()
         in_tx = False
-        done = 0
+        written: list[tuple[int, I64]] = []
         while True:
             try:
                 item = self._queue.get(timeout=COMMIT_S)
@@ -210,8 +233,12 @@ class SensorLog:
                     sid, t, v, q = args
                     assert isinstance(t, np.ndarray) and isinstance(v, np.ndarray) and isinstance(q, np.ndarray)
                     data = encode_chunk(t, v, q)
-                    db.execute("INSERT INTO chunks (stream, t0, t1, n, data) VALUES (?, ?, ?, ?, ?)",
-                               (sid, int(t[0]), int(t[-1]), len(t), data))
+                    finite = v[np.isfinite(v)]
+                    lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (None, None)
+                    db.execute("INSERT INTO chunks (stream, t0, t1, n, vmin, vmax, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                               (sid, int(t[0]), int(t[-1]), len(t), lo, hi, data))
+                    assert isinstance(sid, int)
+                    written.append((sid, t))
                     self.stats["samples"] += len(t)
                     self.stats["bytes"] += len(data)
                     self.stats["chunks"] += 1
@@ -220,6 +247,8 @@ class SensorLog:
                 if in_tx and (time.monotonic() - last_commit >= COMMIT_S or self._queue.empty()):
                     db.execute("COMMIT")
                     in_tx = False
+                    self._written(written)
+                    written = []
                     last_commit = time.monotonic()
                     self.error = None if not self.stats["dropped"] else self.error
             except sqlite3.Error as exc:
@@ -232,13 +261,22 @@ class SensorLog:
                     except sqlite3.Error:
                         pass
                     in_tx = False
+                self._written(written)  # lost, not in flight: the error says so
+                written = []
             finally:
                 if kind != "idle":
-                    done += 1
                     self._queue.task_done()
         if in_tx:
             db.execute("COMMIT")
+        self._written(written)
         db.close()
+
+    def _written(self, items: list[tuple[int, I64]]) -> None:
+        with self._inflight_lock:
+            for sid, t in items:
+                lst = self._inflight.get(sid)
+                if lst:
+                    self._inflight[sid] = [p for p in lst if p[0] is not t]
 
     def close(self) -> None:
         """Write every buffered sample, stop the writer, close the file."""

@@ -7,7 +7,7 @@ import pytest
 from tests.core.core_kit import plant
 from twin_app.core.document import Document, Node
 from twin_app.core.ops import AddNode, Batch, Op, RemoveNode, Reparent, SetField, apply
-from twin_app.core.permissions import ANNOTATION_KINDS, ROLES, refusal
+from twin_app.core.permissions import ANNOTATION_KINDS, ROLES, SERVER_KINDS, refusal
 
 
 def _doc() -> Document:
@@ -30,7 +30,7 @@ PLANT_OPS: list[Op] = [
     Batch((Batch((SetField("robot", "visible", False),)),)),
 ]
 ANNOTATION_OPS: list[Op] = [
-    *(AddNode(Node(f"a-{k}", "robot", "X", k)) for k in sorted(ANNOTATION_KINDS)),
+    *(AddNode(Node(f"a-{k}", "robot", "X", k)) for k in sorted(ANNOTATION_KINDS - SERVER_KINDS)),
     SetField("note", "name", "Checked"),
     SetField("mk", "color", (1.0, 0.0, 0.0)),
     SetField("step1", "prop:done", True),
@@ -82,8 +82,25 @@ def test_viewers_and_unknown_roles_may_not_edit(role: str, op: Op) -> None:
 
 
 def test_documented_roles() -> None:
-    assert set(ROLES) == {"owner", "designer", "instructor", "operator", "viewer"}
-    assert {"annotation", "comment", "markup", "step"} == set(ANNOTATION_KINDS)
+    assert set(ROLES) == {"owner", "designer", "instructor", "operator", "viewer", "source"}
+    assert {"annotation", "comment", "markup", "step", "alarm"} == set(ANNOTATION_KINDS)
+
+
+@pytest.mark.parametrize("role", ["owner", "designer", "instructor", "operator"])
+def test_alarms_are_the_servers_people_only_acknowledge_them(role: str) -> None:
+    doc = _doc()
+    apply(doc, AddNode(Node("al", "root", "Z", "alarm", props={"sensor": "s", "level": 2})))
+    for k in ("ack_by", "ack_t", "ack_comment"):
+        assert refusal(role, SetField("al", f"prop:{k}", "x"), doc) is None
+    for op in (AddNode(Node("al2", "root", "Y", "alarm")), RemoveNode("al"), Reparent("al", "robot", "V"),
+               SetField("al", "prop:level", 0), SetField("al", "name", "fine"),
+               Batch((SetField("al", "prop:ack_by", "x"), SetField("al", "prop:state", "cleared")))):
+        why = refusal(role, op, doc)
+        assert why is not None and "server" in why, op
+
+
+def test_sources_push_samples_but_never_edit() -> None:
+    assert "cannot edit" in (refusal("source", SetField("note", "name", "x"), _doc()) or "")
 
 
 def test_missing_nodes_are_left_to_validation() -> None:

@@ -126,3 +126,42 @@ def test_a_silent_slow_peers_behind_is_refreshed(server, make_client, room_name)
 
     assert watcher.wait_for(lambda: behind() == 21, 5)
     silent.close()
+
+
+def test_sensor_frames_follow_section_11_and_stop_at_two_without_credit(server, room_name):
+    import numpy as np
+
+    from tests.sensorkit import Pusher, now_ns
+
+    s, _snap = joined(server.endpoint, room_name)
+    sensor = Node(new_id(), "root", "V", kind="sensor", name="t", props={"tag": "doc/t", "stale_s": 3600.0})
+    s.send_multipart(protocol.encode(protocol.SUBMIT, {"cseq": 1, "op": ["add", sensor.to_wire()]}))
+    until(s, protocol.ACK)
+    s.send_multipart(protocol.encode(protocol.SENSOR_SUB, {"on": True, "hz": 50}))
+    streams = until(s, protocol.SENSOR_STREAMS)
+    assert isinstance(streams.body["streams"], list)
+    src = Pusher(server.endpoint)
+    try:
+        frames = []
+        for i in range(40):  # far more pushes than frames we let through
+            src.push(["doc/t"], [0], [now_ns()], [float(i)])
+            try:
+                m = recv(s, 50)
+            except AssertionError:
+                continue
+            if m.type == protocol.SENSOR_FRAME:
+                frames.append(m)
+        # No credit was sent: the server stopped at two frames.
+        assert len(frames) == 2
+        ids = np.frombuffer(frames[0].blobs[0], "<u4")
+        latest = np.frombuffer(frames[0].blobs[1], "<f4")
+        count = np.frombuffer(frames[0].blobs[5], "<u4")
+        assert len(ids) == frames[0].body["n"] == len(latest) == len(count) >= 1
+        # Credit both: the next frame merges everything pushed meanwhile.
+        for f in frames:
+            s.send_multipart(protocol.encode(protocol.SENSOR_CREDIT, {"fseq": f.body["fseq"]}))
+        m = until(s, protocol.SENSOR_FRAME)
+        assert float(np.frombuffer(m.blobs[1], "<f4")[0]) == 39.0
+        assert int(np.frombuffer(m.blobs[7], "<u8")[0]) == 40  # seq: every sample taken in
+    finally:
+        src.close()

@@ -219,3 +219,82 @@ def test_demo_server_simulates_every_sensor_within_its_range(demo):
         assert c.wait_for(lambda: c.sensors.value(vib.tag + "/wave") is not None, 10)
     finally:
         c.close()
+
+
+def test_injected_bearing_fault_shows_as_a_spectrum_peak_at_the_bearing_frequency(demo):
+    import subprocess
+    import sys
+    import time
+
+    from twin_app.core.sensors import sensor_specs
+    from twin_app.net import SyncClient
+
+    c = SyncClient(demo.endpoint, "demo", "owner-token", "Ana")
+    c.start()
+    try:
+        live(c)
+        vib = next(s for s in sensor_specs(c.store.doc).values() if s.tag.endswith("spindle/vibration"))
+        shaft, bpfo = vib.fault_hz[:2]
+
+        def spectrum_at(hz_list):
+            got = []
+            t1 = time.time_ns()
+            c.sensors.query([vib.tag + "/wave"], t1 - 2_000_000_000, t1, 100_000, got.append)
+            assert c.wait_for(lambda: bool(got), 10)
+            h = got[0][vib.tag + "/wave"]
+            assert h.raw and len(h.t) > 3000
+            x = h.vmin - h.vmin.mean()
+            mag = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+            f = np.fft.rfftfreq(len(x), d=float(np.median(np.diff(h.t))) / 1e9)
+            noise = float(np.median(mag))
+            return [float(mag[np.argmin(np.abs(f - hz))]) / noise for hz in hz_list]
+
+        assert c.wait_for(lambda: c.sensors.value(vib.tag + "/wave") is not None, 10)
+        c.wait_for(lambda: False, 2.2)
+        before_shaft, before_bpfo = spectrum_at([shaft, bpfo])
+        assert before_shaft > 20 and before_bpfo < 10  # a healthy spindle: shaft line, no bearing line
+        run = subprocess.run([sys.executable, "-m", "sync_server", "fault", "--connect", demo.endpoint,
+                              "--room", "demo", "--token", "owner-token", "--tag", vib.tag, "--fault", "bearing"],
+                             capture_output=True, text=True, timeout=60, check=False)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert c.wait_for(lambda: c.store.doc.nodes[vib.node].props.get("sim_fault") == "bearing", 10)
+        c.wait_for(lambda: False, 8.0)  # the fault grows over a minute; 8 s in it already shows
+        (after_bpfo,) = spectrum_at([bpfo])
+        assert after_bpfo > 3 * max(before_bpfo, 1.0)
+    finally:
+        c.close()
+
+
+def test_a_sensor_bound_in_a_simulated_room_is_simulated_at_once(demo):
+    from twin_app.net import SyncClient
+
+    c = SyncClient(demo.endpoint, "demo", "owner-token", "Ana")
+    c.start()
+    try:
+        live(c)
+        part = next(n for n in c.store.doc.nodes.values() if n.kind == "part" and n.mesh)
+        c.submit(AddNode(Node(new_id(), part.id, "V", kind="sensor", name="New probe", props={
+            "tag": "demo/new/probe", "sensor_type": "temperature", "range_min": 0.0, "range_max": 50.0})),
+            "bind sensor")
+        assert c.wait_for(lambda: (v := c.sensors.value("demo/new/probe")) is not None and 0 <= v[0] <= 50, 10)
+    finally:
+        c.close()
+
+
+def test_a_bridge_that_leaves_takes_its_source_offline_and_its_values_show_it(server, make_client, room_name):
+    from twin_app.core.sensors import OFFLINE
+
+    a = make_client(room_name, name="Ana")
+    live(a)
+    add_sensor(a, "yard/flow", stale_s=3600.0)
+    src = Pusher(server.endpoint, name="yard-bridge")
+    try:
+        src.push(["yard/flow"], [0], [now_ns()], [3.0])
+        assert a.wait_for(lambda: (v := value(a, "yard/flow")) is not None and v[2] == GOOD, 10)
+        assert a.sensors.sources["yard-bridge"].online
+        src.send(protocol.BYE, {})
+        assert a.wait_for(lambda: not a.sensors.sources["yard-bridge"].online, 10)
+        assert a.wait_for(lambda: value(a, "yard/flow")[2] == OFFLINE, 10)
+        assert "disconnected" in a.sensors.sources["yard-bridge"].detail
+    finally:
+        src.close()

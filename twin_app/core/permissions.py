@@ -29,13 +29,13 @@ ACK_FIELDS = frozenset({"prop:ack_by", "prop:ack_t", "prop:ack_comment"})
 
 def refusal(role: str, op: Op, doc: Document) -> str | None:
     """Return why ``role`` may not apply ``op`` to ``doc``, or ``None`` if it may."""
+    if role not in EDIT_ALL and role not in EDIT_ANNOTATIONS:
+        return f"the {role} role cannot edit"
     why = _server_only(op, doc)
     if why:
         return why
     if role in EDIT_ALL:
         return None
-    if role not in EDIT_ANNOTATIONS:
-        return f"the {role} role cannot edit"
     for sub in op.ops if isinstance(op, Batch) else (op,):
         why = refusal(role, sub, doc) if isinstance(sub, Batch) else _annotation_only(sub, doc)
         if why:
