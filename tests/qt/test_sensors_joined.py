@@ -183,7 +183,7 @@ def test_alarm_acknowledged_with_the_mouse_shows_on_the_other_window(join, qtbot
         qtbot.waitUntil(lambda w=w: label_of(w, sid) == "Robot 1 temperature\n95.0 °C",
                         timeout=TIMEOUT)
     item = a.sensor_ui.alarms.tree.topLevelItem(0)
-    assert [item.text(c) for c in range(3)][0] == "Alarm"
+    assert item.text(0) == "Alarm"
     assert item.text(2) == "Robot 1" and "95.0 °C" in item.text(4)
 
     # Ada clicks the alarm: Robot 1 is selected (and framed); she acknowledges it.
