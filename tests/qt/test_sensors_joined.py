@@ -121,6 +121,10 @@ def test_bind_set_thresholds_see_colour_label_trend_and_undo(join, qtbot, pusher
     qtbot.waitUntil(lambda: table_row(panel, sid)["value"] == "50.0 °C", timeout=TIMEOUT)
     assert table_row(panel, sid)["name"] == "Robot 1 temperature"
     assert table_row(panel, sid)["quality"] == "good"
+    # Double-click the sensor: its part is selected and framed.
+    click_item(panel.view, panel.row_of(sid), double=True)
+    assert w.selection == ["r1"]
+    w.act_select_none.trigger()
 
     # New thresholds through the dialog: warn from 40, shown by state colour.
     click_item(panel.view, panel.row_of(sid))
@@ -183,6 +187,8 @@ def test_alarm_acknowledged_with_the_mouse_shows_on_the_other_window(join, qtbot
         qtbot.waitUntil(lambda w=w: label_of(w, sid) == "Robot 1 temperature\n95.0 °C",
                         timeout=TIMEOUT)
     item = a.sensor_ui.alarms.tree.topLevelItem(0)
+    alarm_id = next(n.id for n in a.client.store.doc.nodes.values() if n.kind == "alarm")
+    assert not a.scene_model.index_of(alarm_id).isValid()  # listed here, not in the tree
     assert item.text(0) == "Alarm"
     assert item.text(2) == "Robot 1" and "95.0 °C" in item.text(4)
 

@@ -282,6 +282,7 @@ class SensorBoard:
         self._released: list[str] = []
         self._owner = np.zeros(0, np.intp)
         self._spark = np.full((0, SPARK_POINTS), np.nan)
+        self._head = SPARK_POINTS - 1
         self._legend_sensor: str | None = None
         self._clock_offset = 0  # server clock − local clock, from the last frame
         self._last_values = np.zeros(0)
@@ -301,14 +302,14 @@ class SensorBoard:
     def set_document(self, doc: Document) -> None:
         """Read every sensor of ``doc`` afresh."""
         self._doc = doc
-        old_spark = {s.node: self._spark[i] for s, i in zip(self.specs, range(len(self.specs)),
-                                                             strict=True)}
+        old_spark = {s.node: self._spark_row(i) for i, s in enumerate(self.specs)}
         old_levels = {s.node: int(self._levels[i]) for i, s in enumerate(self.specs)}
         self.specs = sorted(sensor_specs(doc).values(), key=lambda s: s.node)
         self.index = {s.node: i for i, s in enumerate(self.specs)}
         n = len(self.specs)
         self._levels = np.array([old_levels.get(s.node, 0) for s in self.specs], np.int8)
         self._spark = np.full((n, SPARK_POINTS), np.nan)
+        self._head = SPARK_POINTS - 1
         for i, s in enumerate(self.specs):
             if s.node in old_spark:
                 self._spark[i] = old_spark[s.node]
@@ -410,8 +411,11 @@ class SensorBoard:
                 self._levels[rows] = next_levels(
                     self._levels[rows], frame.vmin[at].astype(np.float64),
                     frame.vmax[at].astype(np.float64), frame.latest[at].astype(np.float64), *cols)
-                self._spark[rows, :-1] = self._spark[rows, 1:]
-                self._spark[rows, -1] = frame.latest[at]
+                # A ring of columns, one per frame: carry every sensor's last value
+                # forward, then write the new ones (no per-row shifting of the history).
+                prev, self._head = self._head, (self._head + 1) % SPARK_POINTS
+                self._spark[:, self._head] = self._spark[:, prev]
+                self._spark[rows, self._head] = frame.latest[at]
         if self.deferred:
             first = not self.dirty
             self.dirty = True
@@ -593,8 +597,13 @@ class SensorBoard:
                                  int(qual[i]) if i < len(qual) else OFFLINE,
                                  int(self._levels[i]) if i < len(self._levels) else 0,
                                  int(t_last[i]) if i < len(t_last) else 0, seen,
-                                 self._spark[i]))
+                                 self._spark_row(i)))
         return out
+
+    def _spark_row(self, i: int) -> F64:
+        """Sensor ``i``'s recent values, oldest first."""
+        row: F64 = np.roll(self._spark[i], -(self._head + 1))
+        return row
 
     def level(self, node_id: str) -> int:
         i = self.index.get(node_id)
@@ -623,7 +632,8 @@ def _value_colors(values: F64, lo: F64, hi: F64, name: str) -> F64:
         table = _TABLES[name] = colormap_table(name)
     with np.errstate(invalid="ignore", divide="ignore"):
         t = (values - lo) / (hi - lo)
-    idx = np.clip(np.nan_to_num(t, nan=0.0) * (len(table) - 1), 0, len(table) - 1).astype(np.int64)
+    t[~np.isfinite(t)] = 0.0  # shown grey below; any row will do
+    idx = np.clip(t * (len(table) - 1), 0, len(table) - 1).astype(np.int64)
     out: F64 = table[idx]
     out[~np.isfinite(values)] = STALE_COLOR
     return out
