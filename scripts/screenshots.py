@@ -113,9 +113,11 @@ def sensors(tmp: Path, seconds: float = 45.0) -> None:
     ui.inject_fault("line1.st3.cnc.spindle.temp", "overheat")
     ui.inject_fault("line1.st3.cnc.spindle.vib", "bearing")
     pump(seconds)  # the faults develop
-    window._fit_to(["line1.st3.cnc"])
-    window.set_selection([])
-    window.docks["Sensors"].raise_()
+    window.docks["Comments"].hide()  # room for the sensor list
+    b = window.viewport.visual.node_bounds(["line1.st3"])
+    if b is not None:  # the CNC cell from the front left, the robot cell beside it
+        cx, cy, cz = (b[0] + b[1]) / 2, (b[2] + b[3]) / 2, (b[4] + b[5]) / 3
+        window.viewport.set_camera((cx - 1.0, cy - 13.0, cz + 9.0, cx + 2.5, cy, cz, 0.0, 0.0, 1.0))
     ui.sensors.select(["line1.st3.cnc.spindle.temp"])
     ui.open_trend(["line1.st3.cnc.spindle.temp", "line1.st3.cnc.coolant.temp"])
     ui.trend.window_box.setCurrentIndex(0)

@@ -217,7 +217,7 @@ class SensorsPanel(QWidget):
         self.view.verticalHeader().setDefaultSectionSize(22)
         hh = self.view.horizontalHeader()
         hh.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((COL_VALUE, 78), (COL_QUALITY, 62), (COL_TREND, 80), (COL_TAG, 150)):
+        for col, width in ((COL_VALUE, 74), (COL_QUALITY, 56), (COL_TREND, 72), (COL_TAG, 110)):
             hh.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             hh.resizeSection(col, width)
         self.view.doubleClicked.connect(self._on_double_clicked)
