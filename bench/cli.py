@@ -2,8 +2,9 @@
 
     twin-bench sync [--quick]     sync backbone (latency vs raw ZeroMQ, throughput, join, recovery)
     twin-bench render [--quick]   rendering at plant scale (vs a bare pyvista baseline)
-    twin-bench all [--quick]      both, merged
     twin-bench sensors [--quick]  sensor lane: ingest rate, sample-to-screen latency, recolour, bytes/sample
+    twin-bench ar [--quick]       camera AR: board detection + pose per 1080p frame, accuracy
+    twin-bench all [--quick]      every suite above, merged
     twin-bench soak [--minutes N] a server and a window under load for N minutes (memory, threads, log size)
 """
 
@@ -36,7 +37,13 @@ def _sensors(quick: bool, _durability: str) -> dict[str, Any]:
     return sensors.run(quick)
 
 
-SUITES = {"sync": _sync, "render": _render, "sensors": _sensors}
+def _ar(quick: bool, _durability: str) -> dict[str, Any]:
+    from bench import ar
+
+    return ar.run(quick)
+
+
+SUITES = {"sync": _sync, "render": _render, "sensors": _sensors, "ar": _ar}
 
 
 def _soak(minutes: float) -> dict[str, Any]:

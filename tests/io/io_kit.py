@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-Point = tuple[float, float, float]
+from twin_app.io.benchutil import Point, StepAssembly, box_solid
+from twin_app.io.benchutil import solid_brep as _solid
 
-
-def box_solid(lo: Point, hi: Point) -> tuple[list[Point], list[tuple[int, ...]]]:
-    """Corners and outward, counter-clockwise quad faces of an axis-aligned box."""
-    x0, y0, z0 = lo
-    x1, y1, z1 = hi
-    corners = [
-        (x0, y0, z0), (x1, y0, z0), (x1, y1, z0), (x0, y1, z0),
-        (x0, y0, z1), (x1, y0, z1), (x1, y1, z1), (x0, y1, z1),
-    ]
-    faces = [(0, 3, 2, 1), (4, 5, 6, 7), (0, 1, 5, 4), (1, 2, 6, 5), (2, 3, 7, 6), (3, 0, 4, 7)]
-    return corners, faces
+__all__ = ["StepAssembly", "box_solid", "frame_assembly", "step_text"]
 
 
 def step_text(
@@ -72,47 +63,6 @@ def step_text(
     return head + "\n".join(lines) + "\nENDSEC;\nEND-ISO-10303-21;\n"
 
 
-def _solid(
-    e: Callable[[str], int],
-    pt: Callable[[Sequence[float]], int],
-    direction: Callable[[Sequence[float]], int],
-    corners: list[Point],
-    faces: list[tuple[int, ...]],
-) -> int:
-    """Emit one MANIFOLD_SOLID_BREP with straight edges and planar faces; return its id."""
-    v = np.asarray(corners, dtype=float)
-    vertex = [e(f"VERTEX_POINT('',#{pt(p)})") for p in v]
-    edges: dict[tuple[int, int], int] = {}
-
-    def edge(a: int, b: int) -> tuple[int, bool]:
-        if (b, a) in edges:
-            return edges[(b, a)], False
-        d = v[b] - v[a]
-        length = float(np.linalg.norm(d))
-        vec = e(f"VECTOR('',#{direction(d / length)},{length:.6f})")
-        line = e(f"LINE('',#{pt(v[a])},#{vec})")
-        edges[(a, b)] = e(f"EDGE_CURVE('',#{vertex[a]},#{vertex[b]},#{line},.T.)")
-        return edges[(a, b)], True
-
-    face_ids = []
-    for f in faces:
-        oriented = []
-        for i in range(len(f)):
-            ec, same = edge(f[i], f[(i + 1) % len(f)])
-            oriented.append(e(f"ORIENTED_EDGE('',*,*,#{ec},{'.T.' if same else '.F.'})"))
-        loop = e("EDGE_LOOP('',({}))".format(",".join(f"#{x}" for x in oriented)))
-        bound = e(f"FACE_OUTER_BOUND('',#{loop},.T.)")
-        p = v[list(f)]
-        normal = np.cross(p[1] - p[0], p[2] - p[0])
-        normal /= np.linalg.norm(normal)
-        xdir = (p[1] - p[0]) / np.linalg.norm(p[1] - p[0])
-        place = e(f"AXIS2_PLACEMENT_3D('',#{pt(p[0])},#{direction(normal)},#{direction(xdir)})")
-        plane = e(f"PLANE('',#{place})")
-        face_ids.append(e(f"ADVANCED_FACE('',(#{bound}),#{plane},.T.)"))
-    shell = e("CLOSED_SHELL('',({}))".format(",".join(f"#{x}" for x in face_ids)))
-    return e(f"MANIFOLD_SOLID_BREP('',#{shell})")
-
-
 # -- 3MF ------------------------------------------------------------------------------------
 CORE_NS = "http://schemas.microsoft.com/3dmanufacturing/core/2015/02"
 CONTENT_TYPES = (
@@ -159,3 +109,24 @@ def write_3mf(path: Path, model: str | bytes, extra: dict[str, bytes] | None = N
         for name, data in (extra or {}).items():
             zf.writestr(name, data)
     return path
+
+
+def frame_assembly(millimetres: bool = True) -> str:
+    """A welded frame: base plate, two sides, a top and a sub-assembly "gusset kit" of two
+    gussets (product names base, side, top, gusset; instances named only by their ids)."""
+    asm = StepAssembly(millimetres)
+    asm.part("base", [box_solid((0, 0, 0), (400, 300, 20))], (0.8, 0.2, 0.2))
+    asm.part("side", [box_solid((0, 0, 0), (20, 300, 200))], (0.2, 0.4, 0.8))
+    asm.part("top", [box_solid((0, 0, 0), (400, 300, 10))], (0.9, 0.9, 0.9))
+    asm.part("gusset", [box_solid((0, 0, 0), (60, 10, 60))], (0.1, 0.6, 0.2))
+    asm.assembly("frame")
+    asm.assembly("gusset kit")
+    asm.place("frame", "base")
+    asm.place("frame", "side", (0, 0, 20))
+    asm.place("frame", "side", (380, 0, 20), instance="right side")
+    asm.place("frame", "top", (0, 0, 220))
+    asm.place("gusset kit", "gusset", (20, 0, 0))
+    asm.place("gusset kit", "gusset", (320, 0, 0))
+    asm.place("frame", "gusset kit", (0, 0, 20))
+    asm.place("frame", "gusset kit", (0, 290, 20))
+    return asm.text("frame")

@@ -37,7 +37,7 @@ def world_vertices(part: importers.ImportedPart) -> np.ndarray:
 
 def test_supported_suffixes_are_the_documented_set() -> None:
     assert set(SUPPORTED_SUFFIXES) == {
-        ".stl", ".obj", ".ply", ".glb", ".gltf", ".3mf", ".step", ".stp",
+        ".stl", ".obj", ".ply", ".off", ".glb", ".gltf", ".3mf", ".dae", ".step", ".stp",
     }
 
 
@@ -45,8 +45,8 @@ def test_supported_suffixes_are_the_documented_set() -> None:
 def test_single_mesh_formats(tmp_path: Path, fmt: str) -> None:
     path = tmp_path / f"bracket.{fmt}"
     box().export(path)
-    result = import_file(path)
-    assert result.source == f"bracket.{fmt}"
+    result = import_file(path, units="m")  # STL is read in millimetres unless told
+    assert result.source == f"bracket.{fmt}" and result.units == "m"
     assert len(result.parts) == 1 and result.triangles == 12
     part = result.parts[0]
     assert part.name == "bracket"
@@ -61,7 +61,7 @@ def test_single_mesh_formats(tmp_path: Path, fmt: str) -> None:
 def test_ascii_stl(tmp_path: Path) -> None:
     path = tmp_path / "plate.stl"
     path.write_text(trimesh.exchange.stl.export_stl_ascii(box((2.0, 1.0, 0.1))))
-    result = import_file(path)
+    result = import_file(path, units="m")
     assert result.triangles == 12
     assert result.parts[0].bbox == pytest.approx((-1.0, -0.5, -0.05, 1.0, 0.5, 0.05))
 

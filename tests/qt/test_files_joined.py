@@ -67,7 +67,22 @@ def test_import_lands_where_i_look_on_the_floor_clear_selected_and_framed(
     trimesh.Trimesh(vertices=verts, faces=tris).export(path)
     monkeypatch.setattr(QFileDialog, "getOpenFileName",
                         staticmethod(lambda *args: (str(path), "")))
-    with qtbot.waitSignal(a.importer.sig_done, timeout=20000) as done:
+
+    def in_metres(dlg) -> None:  # the crate was drawn in metres; STL proposes millimetres
+        from PySide6.QtTest import QTest
+
+        from tests.qt.person import click
+        from twin_app.qt.importer import UnitsDialog
+
+        if isinstance(dlg, UnitsDialog) and dlg.unit_box.currentData() != "m":
+            dlg.unit_box.setFocus()
+            while dlg.unit_box.currentData() != "m":
+                QTest.keyClick(dlg.unit_box, Qt.Key.Key_Down)
+            click(dlg.buttons.button(dlg.buttons.StandardButton.Ok))
+
+    from tests.qt.person import Dialogs
+
+    with Dialogs(in_metres), qtbot.waitSignal(a.importer.sig_done, timeout=20000) as done:
         a.act_import.trigger()
     (gid,) = done.args[0]
     assert a.selection == [gid]

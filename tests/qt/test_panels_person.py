@@ -41,6 +41,7 @@ from tests.qt.person import (
 )
 from twin_app.core import xform as tf
 from twin_app.qt.connect import ConnectDialog
+from twin_app.qt.importer import UnitsDialog
 from twin_app.qt.scenetree import COL_VISIBLE
 
 pytestmark = [pytest.mark.qt, pytest.mark.vtk, pytest.mark.net]
@@ -360,6 +361,8 @@ def choose_file(path: Path):
     def answer(dlg: QDialog) -> None:
         if isinstance(dlg, QFileDialog):
             pick(dlg, path)
+        elif isinstance(dlg, UnitsDialog):  # STL: keep the unit it proposes
+            click(dlg.buttons.button(dlg.buttons.StandardButton.Ok))
     return answer
 
 

@@ -12,6 +12,12 @@ Design notes
 * Instances stay instances: parts sharing a mesh hash and look (colour, opacity) refer to
   one glTF mesh; a different colour needs its own glTF mesh because glTF binds materials
   to mesh primitives.
+* What trimesh cannot write is written into the JSON afterwards (``glb``): node names as
+  they are (trimesh keys its graph by unique name, so frames are named by node id),
+  colours converted from our sRGB to glTF's linear light as exact floats (trimesh would
+  round them to 8 bits), and the kind of nodes that are not plain groups or parts
+  (``extras.twinroom.kind``: a multi-material part and its ``material`` blocks), so
+  importing the export gives the same tree, names, colours and bounds. Units are metres.
 * Runs in a worker thread: it reads ``doc`` only, so hand it a document that the GUI
   thread does not mutate meanwhile (e.g. ``snapshot.copy_document``).
 """
@@ -29,7 +35,8 @@ from twin_app.core import meshblob
 from twin_app.core import xform as core_xform
 from twin_app.core.document import DEFAULT_COLOR, Document
 from twin_app.core.ids import ROOT_ID
-from twin_app.io import xform
+from twin_app.io import glb, xform
+from twin_app.io.color import to_linear
 from twin_app.io.typed import Float32Array, Int64Array
 
 # A glTF mesh per distinct look: mesh hash, colour, opacity.
@@ -83,16 +90,21 @@ def export_glb(doc: Document, get_blob: Callable[[str], bytes | None], path: Pat
 
     scene = trimesh.Scene(base_frame="world")
     frames: dict[str, str] = {ROOT_ID: "world"}
-    used_names: set[str] = {"world"}
+    node_names: dict[str, str] = {}
+    kinds: dict[str, str] = {}
     geometry: dict[_Look, str] = {}
+    looks: dict[str, _Look] = {}
     triangles = 0
     wanted = set(exported)
     for node in doc.walk():
         if node.id not in keep:
             continue
         assert node.parent is not None
-        frame = _unique(node.name or node.id, node.id, used_names)
+        frame = f"twin-{node.id}"
         frames[node.id] = frame
+        node_names[frame] = node.name or node.id
+        if node.kind not in ("group", "part") or (node.kind == "part" and node.mesh is None):
+            kinds[frame] = node.kind
         local = xform.Z_UP_TO_Y_UP @ core_xform.matrix(node.transform) @ xform.Y_UP_TO_Z_UP
         kwargs: dict[str, str] = {}
         if node.id in wanted and node.mesh is not None:
@@ -104,6 +116,7 @@ def export_glb(doc: Document, get_blob: Callable[[str], bytes | None], path: Pat
                 name = f"{node.mesh[:12]}-{len(geometry)}"
                 rgba = [*(round(c * 255) for c in color), round(node.opacity * 255)]
                 material = PBRMaterial(
+                    name=f"twin-look-{len(geometry)}",
                     baseColorFactor=rgba,
                     metallicFactor=0.1,
                     roughnessFactor=0.6,
@@ -114,12 +127,14 @@ def export_glb(doc: Document, get_blob: Callable[[str], bytes | None], path: Pat
                 mesh.visual = TextureVisuals(material=material)
                 scene.geometry[name] = mesh
                 geometry[look] = name
+                looks[f"twin-look-{len(geometry) - 1}"] = look
             kwargs["geometry"] = geometry[look]
             triangles += len(vf[1])
         scene.graph.update(frame_from=frames[node.parent], frame_to=frame, matrix=local, **kwargs)
 
     try:
         data: bytes = scene.export(file_type="glb") if scene.geometry else _empty_glb()
+        data = _amend(data, node_names, kinds, looks)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(data)
         tmp.replace(path)
@@ -153,15 +168,25 @@ def _decode(h: str, blob: bytes | None) -> tuple[Float32Array, Int64Array] | Non
     return xform.z_up_to_y_up(v.astype(np.float32)), f.astype(np.int64)
 
 
-def _unique(name: str, nid: str, used: set[str]) -> str:
-    # glTF allows duplicate node names but trimesh keys its graph by name.
-    candidate = name if name not in used else f"{name} [{nid}]"
-    n = 2
-    while candidate in used:
-        candidate = f"{name} [{nid}] {n}"
-        n += 1
-    used.add(candidate)
-    return candidate
+def _amend(data: bytes, names: dict[str, str], kinds: dict[str, str],
+           looks: dict[str, _Look]) -> bytes:
+    """Write exact names, linear colours and node kinds into an exported GLB's JSON."""
+    tree, rest = glb.split(data)
+    for node in tree.get("nodes", []):
+        frame = node.get("name")
+        if frame in kinds:
+            node.setdefault("extras", {})["twinroom"] = {"kind": kinds[frame]}
+        if frame in names:
+            node["name"] = names[frame]
+    for mat in tree.get("materials", []):
+        look = looks.get(mat.get("name", ""))
+        if look is None:
+            continue
+        _, color, opacity = look
+        pbr = mat.setdefault("pbrMetallicRoughness", {})
+        pbr["baseColorFactor"] = [*to_linear(color), float(opacity)]
+        mat["name"] = "#{:02x}{:02x}{:02x}".format(*(round(c * 255) for c in color))
+    return glb.join(tree, rest)
 
 
 def _empty_glb() -> bytes:

@@ -157,6 +157,7 @@ class Agent(threading.Thread):
         self.presence_dirty = False
         self.presence_sent = 0.0
         self.uploads: dict[str, Upload] = {}
+        self._asked: deque[list[str]] = deque()  # ASSET_HAVE queries awaiting their answer
         self.downloads: dict[str, Download] = {}
         self.backoff = 0.2
         self.next_attempt = 0.0
@@ -270,6 +271,7 @@ class Agent(threading.Thread):
         for up in self.uploads.values():
             up.inflight = 0
             up.started = False
+        self._asked.clear()  # answers to queries on the old connection never come
         self.last_rx = time.monotonic()
         self._set_state("connecting", f"connecting to {self.endpoint}")
         self._send(protocol.HELLO, {
@@ -659,12 +661,18 @@ class Agent(threading.Thread):
             u.started = True
         if todo:
             self._send(protocol.ASSET_HAVE, {"hashes": todo})
+            self._asked.append(todo)
 
     def _on_asset_missing(self, body: dict[str, Any]) -> None:
+        # The server answers ASSET_HAVE queries in order, each naming what it lacks of
+        # *that* query: only its hashes are decided by this answer.
+        if not self._asked:
+            return
+        asked = self._asked.popleft()
         missing = dict(zip(body["hashes"], body["offsets"], strict=False))
-        for digest in list(self.uploads):
-            up = self.uploads[digest]
-            if not up.started or up.inflight:
+        for digest in asked:
+            up = self.uploads.get(digest)
+            if up is None or not up.started or up.inflight:
                 continue
             if digest not in missing:
                 del self.uploads[digest]

@@ -146,7 +146,7 @@ class MainWindow(QMainWindow):
         self.people = PeoplePanel()
         self.comments = CommentsPanel(get_doc, self.dispatch, self._comment_context)
         self.presence = PresenceController(client, self.viewport, self.notes, self)
-        self.importer = ImportController(self, self._apply_import)
+        self.importer = ImportController(self, self._apply_import, settings=self.settings)
 
         self.docks: dict[str, QDockWidget] = {}
         self._add_dock("Scene", self.outline, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -212,7 +212,7 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         a = self._act
         self.act_import = a("&Import…", self.import_dialog, QKeySequence.StandardKey.Open,
-                            "Import STL, OBJ, PLY, glTF/GLB, 3MF or STEP parts")
+                            "Import STEP, STL, OBJ, PLY, OFF, glTF/GLB, 3MF or COLLADA parts")
         self.act_export = a("&Export Scene as GLB…", self.export_dialog, "Ctrl+E",
                             "Export the whole scene to a binary glTF file")
         self.act_share = a("&Share…", self.show_share, "Ctrl+Shift+S",
@@ -277,6 +277,8 @@ class MainWindow(QMainWindow):
         self.act_stop_follow = a("Stop &Following", self.presence.stop_following, None)
         self.act_identity = a("Your &Name…", self.edit_identity, None,
                               "Change the name others see (used when you next join)")
+        self.act_camera_ar = a("Camera &AR…", self.show_camera_ar, None,
+                               "Overlay the model on a webcam or a video of the fixture")
         self.act_help = a("Twinroom &Help", self.show_help, QKeySequence.StandardKey.HelpContents,
                           "Mouse, keys and how to invite someone")
         self.act_about = a("&About Twinroom", self.show_about)
@@ -318,6 +320,7 @@ class MainWindow(QMainWindow):
         theme = m.addMenu("&Theme")
         for act in self.theme_actions.values():
             theme.addAction(act)
+        m.addAction(self.act_camera_ar)
         panels = m.addMenu("&Panels")
         for dock in self.docks.values():
             panels.addAction(dock.toggleViewAction())
@@ -671,6 +674,9 @@ class MainWindow(QMainWindow):
 
     def _on_viewport_picked(self, node_id: object, additive: bool) -> None:
         nid = node_id if isinstance(node_id, str) else None
+        node = self.client.store.doc.get(nid) if nid else None
+        if node is not None and node.kind == "material" and node.parent is not None:
+            nid = node.parent  # one block of a multi-material part: the part is what is meant
         if additive:
             if nid is None:
                 return
@@ -936,6 +942,16 @@ class MainWindow(QMainWindow):
         self._help.activateWindow()
         return self._help
 
+    def show_camera_ar(self) -> QWidget:
+        """Open (or raise) the Camera AR window."""
+        from twin_app.qt.arcam import CameraARWindow
+
+        if getattr(self, "camera_ar", None) is None:
+            self.camera_ar = CameraARWindow(self, self.settings)
+        self.camera_ar.show()
+        self.camera_ar.raise_()
+        return self.camera_ar
+
     def show_about(self) -> QMessageBox:
         """Show the version and licence."""
         from twin_app.qt.help import about_html
@@ -1008,7 +1024,7 @@ class MainWindow(QMainWindow):
 
     def import_path(self, path: Path) -> None:
         """Import ``path`` in a worker thread (progress dialog with Cancel)."""
-        if self.importer.job is not None:
+        if self.importer.busy:
             self.show_message("An import is already running.", "warning")
             return
         self.importer.start(path)
@@ -1016,23 +1032,15 @@ class MainWindow(QMainWindow):
     def _apply_import(self, result: Any) -> list[str] | None:
         """Add an import where the user is looking: standing on the floor, clear of other
         equipment, then selected and framed."""
-        import numpy as np
-
-        from twin_app.core import xform
         from twin_app.io.importers import import_ops
 
         doc = self.client.store.doc
         for blob in result.blobs.values():
             self.client.assets.put(blob)
-        lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
-        for part in result.parts:
-            b = part.bbox
-            corners = np.array([[x, y, z, 1.0] for x in (b[0], b[3]) for y in (b[1], b[4])
-                                for z in (b[2], b[5])])
-            world = corners @ xform.matrix(part.transform).T
-            lo, hi = np.minimum(lo, world[:, :3].min(0)), np.maximum(hi, world[:, :3].max(0))
+        bounds = result.bounds()
         at = None
-        if np.all(np.isfinite(lo)):
+        if bounds is not None:
+            lo, hi = bounds
             x, y = commands.free_spot(hi - lo, self.viewport.floor_point(),
                                       self.viewport.visual.occupied)
             center = (lo + hi) / 2
@@ -1046,9 +1054,9 @@ class MainWindow(QMainWindow):
             self.viewport.visual.mesh_arrived(self.client.store.doc, blob_hash)
         self.set_selection(new_ids)
         self.viewport.fit_selection()
-        n = len(result.parts)
-        self.show_message(f"Imported {n} part{'s' if n != 1 else ''} from {result.source}",
-                          "success")
+        n = result.part_count
+        self.show_message(f"Imported {n} part{'s' if n != 1 else ''} from {result.source} "
+                          f"({result.units})", "success")
         return new_ids
 
     def export_dialog(self) -> None:
