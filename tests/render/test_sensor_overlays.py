@@ -164,3 +164,21 @@ def test_alarm_outlines_pulse_until_acknowledged(rig):
     _, ch = apply(doc, SetField("al1", "prop:ack_by", "Ada"))
     ov.on_changes(doc, ch)
     assert ov.alarms.line_count(2, False) == 0 and ov.alarms.line_count(2, True) == 24
+
+
+def test_alarms_draw_over_everything_and_name_their_sensor(rig, plotter):
+    doc, _sv, feed, ov = rig
+    _, ch = apply(doc, AddNode(Node("al1", ROOT_ID, "Y", kind="alarm", props={
+        "sensor": "sensor", "level": 2, "state": "active", "reason": "high"})))
+    ov.on_changes(doc, ch)
+    feed.apply(frame([0], [95.0]))
+    top = ov.top.renderer
+    assert top.GetLayer() > plotter.renderer.GetLayer()
+    assert top.HasViewProp(ov.alarms.lines[(2, False)].actor)  # through enclosures
+    assert top.HasViewProp(ov.labels.labels["sensor"].actor)
+    assert ov.labels.text("sensor") == "Temp\n95.0 °C"  # in alarm: named, never compact
+    assert top.GetActiveCamera() is plotter.renderer.GetActiveCamera()
+    plotter.render()  # draws with both layers
+    feed.apply(frame([0], [20.0]))  # back to normal: the label returns to the scene
+    assert not top.HasViewProp(ov.labels.labels["sensor"].actor)
+    assert plotter.renderer.HasViewProp(ov.labels.labels["sensor"].actor)

@@ -35,6 +35,7 @@ from twin_app.render._vtk import (
     vtk_to_numpy,
     vtkActor,
     vtkCellArray,
+    vtkCommand,
     vtkLookupTable,
     vtkPoints,
     vtkPolyData,
@@ -122,8 +123,11 @@ def hatch_lines(boxes: list[Float64Array]) -> tuple[Float64Array, npt.NDArray[np
 class LabelVisual:
     """One billboard label per sensor: name, value and unit on the level's colour."""
 
-    def __init__(self, renderer: vtkRenderer, scene: SceneVisual, model: LabelModel) -> None:
+    def __init__(self, renderer: vtkRenderer, scene: SceneVisual, model: LabelModel,
+                 top: vtkRenderer | None = None) -> None:
         self.renderer = renderer
+        self.top = top
+        self.on_top: set[str] = set()  # labels of sensors in alarm, drawn over everything
         self.scene = scene
         self.model = model
         self.labels: dict[str, Label3D] = {}
@@ -136,16 +140,25 @@ class LabelVisual:
         for sid in [s for s in self.labels if s not in items]:
             self.labels.pop(sid).close()
             self._shown.pop(sid, None)
+            self.on_top.discard(sid)
         for sid, item in items.items():
             b = self.scene.node_bounds([item.anchor])
             pos = None if b is None else ((b[0] + b[1]) / 2, (b[2] + b[3]) / 2, b[5] + LABEL_LIFT)
-            key = (item.text, item.color, item.quality, pos)
+            key = (item.text, item.color, item.quality, pos, item.alarm)
             if self._shown.get(sid) == key:
                 continue  # unchanged: a new text would be rasterised again for nothing
             self._shown[sid] = key
             label = self.labels.get(sid)
+            top = item.alarm and self.top is not None
+            if label is not None and (sid in self.on_top) != top:
+                label.close()  # moves between the scene and the top layer
+                label = None
             if label is None:
-                label = self.labels[sid] = Label3D(self.renderer, item.text, item.color)
+                target = self.top if top and self.top is not None else self.renderer
+                label = self.labels[sid] = Label3D(target, item.text, item.color)
+                self.on_top.discard(sid)
+                if top:
+                    self.on_top.add(sid)
                 label.actor.GetTextProperty().SetFontSize(11)
             # Dark text on the light amber/green, white on red and grey.
             tp = label.actor.GetTextProperty()
@@ -332,10 +345,42 @@ class HeatmapVisual:
         self.actors = {}
 
 
-class AlarmVisual:
-    """Outlines of parts in alarm: red (alarm) or amber (warning); unacknowledged pulse."""
+class TopLayer:
+    """A renderer drawn over the scene with its own depth buffer and the scene's camera:
+    what is in it shows through walls and enclosures (alarms must never hide)."""
 
-    def __init__(self, renderer: vtkRenderer, scene: SceneVisual, model: AlarmModel) -> None:
+    def __init__(self, base: vtkRenderer) -> None:
+        self.base = base
+        self.renderer = vtkRenderer()
+        self.renderer.InteractiveOff()
+        self.renderer.SetActiveCamera(base.GetActiveCamera())
+        self.window = base.GetRenderWindow()
+        if self.window is not None:
+            layer = max(self.window.GetNumberOfLayers(), 2)
+            self.window.SetNumberOfLayers(layer + 1)
+            self.renderer.SetLayer(layer)
+            self.window.AddRenderer(self.renderer)
+        self._tag = base.AddObserver(vtkCommand.StartEvent, self._follow)
+
+    def _follow(self, _obj: object, _event: str) -> None:
+        # The view may get a new camera object or viewport; draw with the scene's.
+        cam = self.base.GetActiveCamera()
+        if self.renderer.GetActiveCamera() is not cam:
+            self.renderer.SetActiveCamera(cam)
+        self.renderer.SetViewport(*self.base.GetViewport())
+
+    def close(self) -> None:
+        self.base.RemoveObserver(self._tag)
+        if self.window is not None:
+            self.window.RemoveRenderer(self.renderer)
+
+
+class AlarmVisual:
+    """Outlines of parts in alarm: red (alarm) or amber (warning); unacknowledged ones
+    pulse and are drawn on top of everything (through the enclosure a part sits in)."""
+
+    def __init__(self, renderer: vtkRenderer, scene: SceneVisual, model: AlarmModel,
+                 top: vtkRenderer | None = None) -> None:
         self.scene = scene
         self.model = model
         self.lines: dict[tuple[int, bool], LinesOverlay] = {}
@@ -343,7 +388,8 @@ class AlarmVisual:
             for acked in (False, True):
                 color = tuple(float(c) for c in LEVEL_COLORS[level])
                 self.lines[(level, acked)] = LinesOverlay(
-                    renderer, color, width=(2.0 if acked else 5.0) + level)
+                    renderer if acked or top is None else top, color,
+                    width=(2.0 if acked else 5.0) + level)
         self._drawn: list[tuple[str, int, bool, tuple[str, ...]]] = []
         model.on_change.append(self.update)
         self.update()
@@ -384,13 +430,14 @@ class SensorOverlays:
         self.board = SensorBoard(feed)
         self.get_doc = get_doc
         b = self.board
+        self.top = TopLayer(renderer)
         self.colors = ValueColorVisual(renderer, scene, b.colors)
-        self.labels = LabelVisual(renderer, scene, b.labels)
+        self.labels = LabelVisual(renderer, scene, b.labels, self.top.renderer)
         self.legend = LegendVisual(renderer, b.legend)
         self.heatmaps = HeatmapVisual(renderer, scene, b.heatmaps)
-        self.alarms = AlarmVisual(renderer, scene, b.alarms)
+        self.alarms = AlarmVisual(renderer, scene, b.alarms, self.top.renderer)
         self._visuals: list[_Visual] = [self.colors, self.labels, self.legend, self.heatmaps,
-                                        self.alarms]
+                                        self.alarms, self.top]
 
     def set_document(self, doc: Document) -> None:
         self.board.set_document(doc)

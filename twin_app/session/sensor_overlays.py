@@ -109,6 +109,7 @@ class LabelItem:
     text: str
     color: tuple[float, float, float]
     quality: int
+    alarm: bool = False  # at alarm level: drawn over everything
 
 
 class LabelModel(_Model):
@@ -512,7 +513,8 @@ class SensorBoard:
             if s.node not in focus and s.bound_to not in focus and int(self._levels[i]) < ALARM:
                 # Compact unless looked at (or in alarm): the reading only, the name on demand.
                 text = text.split("\n", 1)[-1]
-            items[s.node] = LabelItem(s.node, anchor, text, color, q)
+            items[s.node] = LabelItem(s.node, anchor, text, color, q,
+                                      int(self._levels[i]) >= ALARM and q < BAD)
         self.labels.set(items)
 
     def _update_heatmaps(self) -> None:
