@@ -8,6 +8,10 @@ import re
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from tests.qt.person import click, click_item
 
@@ -17,6 +21,7 @@ TIMEOUT = 20_000
 SPINDLE_TEMP = "line1.st3.cnc.spindle.temp"
 SPINDLE_VIB = "line1.st3.cnc.spindle.vib"
 THERMAL = "line1.st5.press.hpu.thermal"
+COOLANT_TEMP = "line1.st3.cnc.coolant.temp"
 
 
 def test_demo_first_screen_shows_live_sensors_heat_map_and_spectrum(join, demo_server, qtbot):
@@ -55,6 +60,29 @@ def test_demo_first_screen_shows_live_sensors_heat_map_and_spectrum(join, demo_s
     assert 178.5 in spectrum.fault_lines()
     qtbot.waitUntil(lambda: spectrum.updates >= 1, timeout=TIMEOUT)
     assert abs(spectrum.peak_hz() - 50.0) < 3.0  # the shaft line dominates a healthy spindle
+
+    # A trend of two temperatures: both charted live; zooming with the wheel stops following the live edge.
+    click_item(panel.view, panel.row_of(SPINDLE_TEMP))
+    click_item(panel.view, panel.row_of(COOLANT_TEMP), Qt.KeyboardModifier.ControlModifier)
+    assert panel.selected() == sorted([SPINDLE_TEMP, COOLANT_TEMP],
+                                      key=lambda s: panel.row_of(s).row())
+    click(panel.trend_btn)
+    trend = ui.trend
+    tags = ["line1/st3/spindle/temp", "line1/st3/coolant/temp"]
+    assert sorted(trend.series) == sorted(tags)
+    qtbot.waitUntil(lambda: all(len(trend.series_data(t)[0]) >= 3 for t in tags), timeout=TIMEOUT)
+    assert trend.live.isChecked()
+    view = trend.plot.viewport()
+    at = QPointF(view.rect().center())
+    # Zoom in with the mouse wheel over the chart.
+    QApplication.sendEvent(view, QWheelEvent(
+        at, view.mapToGlobal(at), QPoint(0, 0), QPoint(0, 240), Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False))
+    qtbot.waitUntil(lambda: not trend.live.isChecked(), timeout=TIMEOUT)
+    asked = trend.queries
+    trend.window_box.setFocus()
+    QTest.keyClick(trend.window_box, Qt.Key.Key_Down)  # 10 min → 1 h: history asked again
+    assert trend.window_s == 3600.0 and trend.queries == asked + 1
 
     # Inject a bearing fault from the panel: an ordinary, synced property edit.
     click_item(panel.view, panel.row_of(SPINDLE_VIB))

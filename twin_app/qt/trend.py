@@ -7,7 +7,7 @@ Design notes
   min/max envelope per pixel-ish bucket when there are more samples than points); frames
   then extend a live tail per stream (latest value per frame; the frame's min and max
   widen the envelope so spikes show). Redraws are coalesced on a timer.
-* Pan and zoom are pyqtgraph's (drag, wheel, right-drag); panning by hand stops following
+* Pan and zoom are pyqtgraph's (drag, wheel, right-drag); panning or zooming by hand stops following
   the live edge until "Live" is ticked again. Thresholds are dashed horizontal lines.
 * ``SpectrumPanel`` shows the amplitude spectrum of a vibration sensor's raw waveform
   (stream ``<tag>/wave``), refreshed every second from the recorded samples, with the
@@ -104,7 +104,7 @@ class TrendPanel(QWidget):
         bar.addWidget(self.window_box)
         self.live = QCheckBox("Live")
         self.live.setChecked(True)
-        self.live.setToolTip("Keep the newest values in view (panning turns this off)")
+        self.live.setToolTip("Keep the newest values in view (panning or zooming turns this off)")
         self.live.toggled.connect(lambda on: self._redraw() if on else None)
         bar.addWidget(self.live)
         lay.addLayout(bar)
