@@ -9,7 +9,7 @@ block colours, label texts, table rows, the status-bar badge.
 
 from __future__ import annotations
 
-import math
+import time
 
 import numpy as np
 import pytest
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QDialogButtonBox
 
 from tests.qt.person import click, click_item, select_in_tree, type_text
 from tests.sensorkit import Pusher, now_ns
+from twin_app import protocol
 from twin_app.core.sensors import LEVEL_COLORS, STALE_COLOR, colormap_table
 from twin_app.qt.alarms import COL_ACK
 from twin_app.qt.sensors import COL_NAME, COL_QUALITY, COL_VALUE
@@ -93,6 +94,20 @@ def bind_through_ui(qtbot, w, part: str, name: str, numbers: dict[str, str]) -> 
     assert sid is not None
     w.act_select_none.trigger()  # Esc: the part shows its sensor colour, untinted
     return sid
+
+
+def shows_while_pushing(w, src: Pusher, sid: str, value: float, text: str):
+    """A condition for waitUntil: push ``value`` every 0.2 s until the label reads ``text``
+    (with a 1 s stale time, one sample could turn stale before a loaded machine draws it)."""
+    last = [0.0]
+
+    def cond() -> bool:
+        if time.monotonic() - last[0] > 0.2:
+            push(src, value)
+            last[0] = time.monotonic()
+        return reading(w, sid) == text
+
+    return cond
 
 
 def table_row(panel, sensor: str) -> dict[str, str]:
@@ -221,18 +236,21 @@ def test_stale_and_offline_are_shown_on_the_part_not_an_old_value(join, qtbot, p
     push(pusher, 20.0)
     sid = bind_through_ui(qtbot, w, "r1", "Robot 1 temperature",
                           {"range_min": "0", "range_max": "100", "stale_s": "1"})
-    push(pusher, 50.0)
-    qtbot.waitUntil(lambda: reading(w, sid) == "50.0 °C", timeout=TIMEOUT)
+    qtbot.waitUntil(shows_while_pushing(w, pusher, sid, 50.0, "50.0 °C"), timeout=TIMEOUT)
     # No sample for more than a second: stale, grey, hatched; not "50.0 °C".
     qtbot.waitUntil(lambda: reading(w, sid) == "stale", timeout=TIMEOUT)
     assert color_of(w, "r1") == pytest.approx(STALE_COLOR, abs=0.01)
     assert w.sensor_ui.overlays.colors.hatch.line_count > 0
     panel = w.sensor_ui.sensors
     qtbot.waitUntil(lambda: table_row(panel, sid)["value"] == "stale", timeout=TIMEOUT)
-    push(pusher, 51.0)  # fresh again
-    qtbot.waitUntil(lambda: reading(w, sid) == "51.0 °C", timeout=TIMEOUT)
-    assert not math.isclose(color_of(w, "r1")[0], STALE_COLOR[0], abs_tol=0.01) or \
-        not math.isclose(color_of(w, "r1")[2], STALE_COLOR[2], abs_tol=0.01)
+    qtbot.waitUntil(shows_while_pushing(w, pusher, sid, 51.0, "51.0 °C"), timeout=TIMEOUT)
+    assert not np.allclose(color_of(w, "r1"), STALE_COLOR, atol=0.01)
+    # The bridge says its source went away (a broker gone): offline, and the panel says so.
+    pusher.send(protocol.SENSOR_SOURCE, {"name": pusher.name, "online": False,
+                                         "detail": "broker unreachable"})
+    qtbot.waitUntil(lambda: reading(w, sid) == "offline", timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: f"source offline: {pusher.name}" in panel.status.text(),
+                    timeout=TIMEOUT)
     room_server.stop()  # the link is gone: every value is offline
     qtbot.waitUntil(lambda: reading(w, sid) == "offline", timeout=30_000)
     assert color_of(w, "r1") == pytest.approx(STALE_COLOR, abs=0.01)
