@@ -1,4 +1,4 @@
-"""Generate the demo plant: ``assets/demo-plant.twinroom``.
+"""Generate the demo plant: ``twin_app/assets/demo-plant.twinroom`` (package data).
 
 Run ``.venv/bin/python assets/make_demo_plant.py`` (``--out PATH`` writes elsewhere).
 
@@ -31,7 +31,7 @@ from twin_app.core.document import Document, Node, PropValue
 from twin_app.core.ids import ROOT_ID
 from twin_app.core.ops import AddNode, apply
 
-OUT = Path(__file__).resolve().parent / "demo-plant.twinroom"
+OUT = Path(__file__).resolve().parent.parent / "twin_app" / "assets" / "demo-plant.twinroom"
 ROOM_NAME = "Plant Suzhou — Line 1"
 SEED = 20240611
 

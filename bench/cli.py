@@ -54,7 +54,10 @@ def _soak(minutes: float) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen suite(s) and print their JSON; return the exit status."""
+    from twin_app import version_line
+
     p = argparse.ArgumentParser(prog="twin-bench", description="Twinroom benchmarks (JSON on stdout)")
+    p.add_argument("--version", action="version", version=version_line("twin-bench"))
     p.add_argument("suite", choices=[*SUITES, "all", "soak"])
     p.add_argument("--quick", action="store_true", help="fewer repetitions (< 2 minutes per suite)")
     p.add_argument("--minutes", type=float, default=5.0, help="soak: how long to run (default 5)")

@@ -1,11 +1,19 @@
 """``twin-sync``: run the sync server and manage its data.
 
     twin-sync serve --bind tcp://0.0.0.0:7700 --data DIR [--token VALUE:ROLE] [--curve-secret FILE]
+    twin-sync health --data DIR | --connect EP is the server answering? (exit 0 if so)
+    twin-sync backup --data DIR OUT            copy the data directory, consistently, while it is served
+    twin-sync restore BACKUP --data DIR        put a backup into a new data directory (verified)
     twin-sync rooms --data DIR                 list rooms with their head seq and size
     twin-sync compact --data DIR [ROOM …]      shrink room logs (server stopped)
     twin-sync export --data DIR ROOM FILE      write a room (document + meshes) to a .twinroom file
     twin-sync keygen DIR                       make CurveZMQ key pairs (server + one client)
     twin-sync token --data DIR --role ROLE     make an access token, print it, keep its hash in DIR/tokens.toml
+
+``serve`` also reads its settings from the environment (``TWIN_SYNC_*``, see
+``sync_server.config.ENV``) and secret tokens from files (``--token-file``), for services
+(packaging/twin-sync.service, packaging/Containerfile). SIGTERM stops it gracefully: what
+was accepted is committed and acknowledged, and every client is told to reconnect.
 """
 
 from __future__ import annotations
@@ -21,8 +29,16 @@ from pathlib import Path
 
 import zmq.auth
 
-from sync_server.config import ServerConfig, add_token, load_tokens, parse_grant_arg
-from sync_server.roomlog import compact, connect, read_head
+from sync_server.config import (
+    ServerConfig,
+    add_token,
+    load_token_file,
+    load_tokens,
+    parse_grant_arg,
+    parse_token_list,
+)
+from sync_server.roomlog import SchemaError, compact, connect, read_head
+from twin_app import version_line
 from twin_app.core import roomfile
 from twin_app.demo import DEMO_PLANT
 
@@ -45,14 +61,25 @@ def _watch_parent(pid: int, stop: threading.Event, server_stop: object) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from sync_server.server import Server
 
+    if not args.data:
+        _out("twin-sync: no data directory: give --data DIR (or set TWIN_SYNC_DATA)")
+        return 2
     data = Path(args.data)
     cfg = ServerConfig(data_dir=data, bind=args.bind)
-    cfg.grants.update(load_tokens(data / "tokens.toml"))
-    for text in args.token or []:
-        digest, grant = parse_grant_arg(text)
-        cfg.grants[digest] = grant
+    try:
+        cfg.grants.update(load_tokens(data / "tokens.toml"))
+        cfg.grants.update(parse_token_list(os.environ.get("TWIN_SYNC_TOKENS", "")))
+        for path in _token_files(args.token_file):
+            cfg.grants.update(load_token_file(path))
+        for text in args.token or []:
+            digest, grant = parse_grant_arg(text)
+            cfg.grants[digest] = grant
+    except (OSError, ValueError) as exc:
+        _out(f"twin-sync: cannot read the tokens: {exc}")
+        return 2
     if not cfg.grants:
-        _out("twin-sync: no tokens configured; add one with `twin-sync token` or --token VALUE:ROLE")
+        _out("twin-sync: no tokens configured; add one with `twin-sync token`, --token VALUE:ROLE, "
+             "--token-file FILE or TWIN_SYNC_TOKENS")
         return 2
     if args.curve_secret:
         cfg.curve_secret_file = Path(args.curve_secret)
@@ -93,16 +120,87 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except (zmq.ZMQError, OSError, ValueError, RuntimeError, roomfile.RoomFileError) as exc:
         _out(f"twin-sync: cannot start: {exc}")
         return 1
+    log = logging.getLogger("sync_server")
+
+    def ready(endpoint: str) -> None:
+        _out(f"twin-sync listening on {endpoint} epoch {server.epoch}")  # the first line, always
+        log.info("%s serving %s", version_line("twin-sync"), data)
+
     # Rooms hold millions of long-lived objects (documents, ring buffers). A full cyclic
     # GC pass over them stalls the loop for tens of milliseconds; our data has no cycles
     # to collect, so keep what is loaded out of the collector's view and run it rarely.
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
     try:
-        server.run(ready=lambda ep: _out(f"twin-sync listening on {ep} epoch {server.epoch}"))
+        server.run(ready=ready)
     finally:
         stop_watch.set()
         server.close()
+    log.info("twin-sync stopped")
+    return 0
+
+
+def _token_files(given: list[str] | None) -> list[Path]:
+    """Token files: ``--token-file``, ``TWIN_SYNC_TOKEN_FILE``, and a systemd credential."""
+    paths = [Path(p) for p in given or []]
+    if os.environ.get("TWIN_SYNC_TOKEN_FILE"):
+        paths.append(Path(os.environ["TWIN_SYNC_TOKEN_FILE"]))
+    cred = os.environ.get("CREDENTIALS_DIRECTORY")  # systemd LoadCredential=tokens:…
+    if cred and (Path(cred) / "tokens").is_file():
+        paths.append(Path(cred) / "tokens")
+    return paths
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    from sync_server.health import probe
+
+    try:
+        endpoint, detail = probe(args.connect, Path(args.data) if args.data else None,
+                                 args.server_key, Path(args.curve_secret) if args.curve_secret else None,
+                                 args.timeout)
+    except (OSError, ValueError, RuntimeError) as exc:
+        _out(f"twin-sync health: not healthy: {exc}")
+        return 1
+    _out(f"twin-sync health: ok: {endpoint} answered in {detail}")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from sync_server.backup import BackupError, backup
+
+    try:
+        manifest = backup(Path(args.data), Path(args.out))
+    except (BackupError, OSError, sqlite3.Error, ValueError) as exc:
+        _out(f"twin-sync backup: {exc}")
+        return 1
+    for name, room in manifest["rooms"].items():
+        _out(f"{name}\tseq {room['seq']}\t{room['nodes']} nodes\thash {room['hash'][:16]}")
+    _out(f"backed up {len(manifest['rooms'])} rooms and {manifest['assets']} assets to {args.out}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from sync_server.backup import BackupError, restore
+    from sync_server.server import DataDirBusy, lock_data_dir
+
+    data = Path(args.data)
+    lock = -1
+    if data.exists():
+        try:
+            lock = lock_data_dir(data)
+        except DataDirBusy as exc:
+            _out(f"twin-sync restore: {exc}; stop it first")
+            return 1
+    try:
+        manifest = restore(Path(args.backup), data)
+    except (BackupError, OSError, sqlite3.Error) as exc:
+        _out(f"twin-sync restore: {exc}")
+        return 1
+    finally:
+        if lock >= 0:
+            os.close(lock)
+    _out(f"restored {len(manifest['rooms'])} rooms (every hash checked) from the backup of "
+         f"{manifest['created']} into {data}")
     return 0
 
 
@@ -111,7 +209,11 @@ def cmd_rooms(args: argparse.Namespace) -> int:
     if not rooms:
         _out("no rooms")
     for path in rooms:
-        db = connect(path)
+        try:
+            db = connect(path)
+        except (sqlite3.Error, SchemaError) as exc:
+            _out(f"{path.stem}\tcannot be read: {exc}")
+            continue
         try:
             head = db.execute("SELECT coalesce(max(seq), 0) FROM ops").fetchone()[0]
             kf = db.execute("SELECT seq, nodes FROM keyframes ORDER BY seq DESC LIMIT 1").fetchone()
@@ -128,7 +230,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not path.exists():
         _out(f"twin-sync: no room {args.room!r} in {data}")
         return 1
-    db = connect(path)
+    try:
+        db = connect(path)
+    except (sqlite3.Error, SchemaError) as exc:
+        _out(f"twin-sync: cannot read {path}: {exc}")
+        return 1
     try:
         doc, _head, _kf = read_head(db)
     except (sqlite3.Error, ValueError) as exc:
@@ -238,14 +344,26 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``twin-sync``."""
+    env = os.environ.get
     p = argparse.ArgumentParser(prog="twin-sync", description="Twinroom sync server")
+    p.add_argument("--version", action="version", version=version_line("twin-sync"))
     p.add_argument("-v", "--verbose", action="store_true", help="log every session event")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                   default=env("TWIN_SYNC_LOG_LEVEL"), help="log level (default warning; -v = info)")
+    p.add_argument("--log-stdout", action="store_true",
+                   help="log to stdout instead of stderr (services, containers)")
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("serve", help="run the server")
-    s.add_argument("--bind", default="tcp://127.0.0.1:7700", help="ZeroMQ endpoint (port * = any free port)")
-    s.add_argument("--data", required=True, help="data directory (rooms, assets, tokens.toml)")
+    s.add_argument("--bind", default=env("TWIN_SYNC_BIND", "tcp://127.0.0.1:7700"),
+                   help="ZeroMQ endpoint (port * = any free port; env TWIN_SYNC_BIND)")
+    s.add_argument("--data", default=env("TWIN_SYNC_DATA"),
+                   help="data directory: rooms, assets, tokens.toml (env TWIN_SYNC_DATA)")
     s.add_argument("--token", action="append", metavar="VALUE:ROLE[:ROOMS]", help="grant a token (repeatable)")
-    s.add_argument("--curve-secret", metavar="FILE", help="server secret key file: enables CurveZMQ")
+    s.add_argument("--token-file", action="append", metavar="FILE",
+                   help="grant the tokens in FILE, one VALUE:ROLE[:ROOMS] per line (repeatable; "
+                        "env TWIN_SYNC_TOKEN_FILE; also $CREDENTIALS_DIRECTORY/tokens)")
+    s.add_argument("--curve-secret", metavar="FILE", default=env("TWIN_SYNC_CURVE_SECRET"),
+                   help="server secret key file: enables CurveZMQ (env TWIN_SYNC_CURVE_SECRET)")
     s.add_argument("--curve-allow", metavar="DIR", help="only these client public keys (default: any key)")
     s.add_argument("--seed", action="append", metavar="ROOM=FILE", help="create ROOM from a .twinroom file")
     s.add_argument("--demo", action="store_true",
@@ -268,6 +386,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-nodes", type=int, default=1_000_000, help="document size limit per room")
     s.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)
     s.set_defaults(fn=cmd_serve)
+    h = sub.add_parser("health", help="check that a server answers (exit 0 if it does)")
+    h.add_argument("--data", default=env("TWIN_SYNC_DATA"), help="the server of this data directory")
+    h.add_argument("--connect", metavar="ENDPOINT", help="or this endpoint")
+    h.add_argument("--server-key", help="the server's public key (CurveZMQ)")
+    h.add_argument("--curve-secret", metavar="FILE", default=env("TWIN_SYNC_CURVE_SECRET"),
+                   help="or the server's key file (its public half is used)")
+    h.add_argument("--timeout", type=float, default=3.0)
+    h.set_defaults(fn=cmd_health)
+    b = sub.add_parser("backup", help="back up a data directory (also while it is served)")
+    b.add_argument("--data", required=True)
+    b.add_argument("out", help="a new directory for the backup")
+    b.set_defaults(fn=cmd_backup)
+    rs = sub.add_parser("restore", help="restore a backup into a new data directory (checks every room)")
+    rs.add_argument("backup", help="a directory written by `twin-sync backup`")
+    rs.add_argument("--data", required=True)
+    rs.set_defaults(fn=cmd_restore)
     r = sub.add_parser("rooms", help="list rooms")
     r.add_argument("--data", required=True)
     r.set_defaults(fn=cmd_rooms)
@@ -305,8 +439,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run ``twin-sync``; return the exit status."""
     args = build_parser().parse_args(argv)
+    level = args.log_level.upper() if args.log_level else ("INFO" if args.verbose else "WARNING")
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        _out(f"twin-sync: unknown log level {args.log_level!r} (TWIN_SYNC_LOG_LEVEL): "
+             "use debug, info, warning or error")
+        return 2
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
+        level=level, stream=sys.stdout if args.log_stdout else sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     return int(args.fn(args))

@@ -15,6 +15,11 @@ An entry with a plain ``value = "…"`` (files written before hashes) is rewritt
 hash the first time the file is loaded. Tokens are 144 random bits, so one SHA-256 is as
 good as a slow password hash here. Grants are keyed by ``token_hash``.
 
+A service can also take secret tokens from a file (``--token-file``: one
+``VALUE:ROLE[:ROOMS]`` per line, e.g. a systemd credential or a container secret) or from
+the environment (``TWIN_SYNC_TOKENS``, whitespace-separated); ``ENV`` below lists every
+variable ``twin-sync serve`` reads.
+
 CurveZMQ encryption is enabled by giving the server its secret key file
 (``twin-sync keygen``); clients then need the server's public key.
 """
@@ -94,6 +99,17 @@ class ServerConfig:
         return self.data_dir / "assets"
 
 
+# Environment variables read by ``twin-sync serve`` (a command-line option wins).
+ENV = {
+    "TWIN_SYNC_DATA": "--data",
+    "TWIN_SYNC_BIND": "--bind",
+    "TWIN_SYNC_TOKENS": "--token (whitespace-separated VALUE:ROLE[:ROOMS] items)",
+    "TWIN_SYNC_TOKEN_FILE": "--token-file",
+    "TWIN_SYNC_CURVE_SECRET": "--curve-secret",
+    "TWIN_SYNC_LOG_LEVEL": "--log-level",
+}
+
+
 def token_hash(token: str) -> str:
     """Return how a token is stored and looked up: ``"sha256:"`` + 64 hex digits."""
     return "sha256:" + hashlib.sha256(token.encode("utf-8")).hexdigest()
@@ -109,6 +125,38 @@ def parse_grant_arg(text: str) -> tuple[str, Grant]:
         raise ValueError(f"unknown role {role!r} (one of {', '.join(ROLES)})")
     rooms = frozenset(parts[2].split(",")) if len(parts) == 3 and parts[2] != "*" else None
     return token_hash(parts[0]), Grant(role, rooms)
+
+
+def load_token_file(path: Path) -> dict[str, Grant]:
+    """Read secret tokens, one ``VALUE:ROLE[:ROOM,…]`` per line (``#`` comments), as grants.
+
+    For services: a systemd credential, a container secret or an environment variable
+    hold the secrets; nothing is written to the data directory. Raises ``ValueError``
+    (naming the file and line, never the secret) for a malformed line.
+    """
+    grants: dict[str, Grant] = {}
+    for n, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        try:
+            digest, grant = parse_grant_arg(text)
+        except ValueError as exc:
+            raise ValueError(f"{path}, line {n}: {str(exc).split(', got')[0]}") from None
+        grants[digest] = grant
+    return grants
+
+
+def parse_token_list(text: str) -> dict[str, Grant]:
+    """Grants from whitespace-separated ``VALUE:ROLE[:ROOM,…]`` items (``TWIN_SYNC_TOKENS``)."""
+    grants: dict[str, Grant] = {}
+    for item in text.split():
+        try:
+            digest, grant = parse_grant_arg(item)
+        except ValueError as exc:
+            raise ValueError(f"TWIN_SYNC_TOKENS: {str(exc).split(', got')[0]}") from None
+        grants[digest] = grant
+    return grants
 
 
 def _entry(digest: str, role: str, rooms: list[str], label: str) -> str:

@@ -27,6 +27,11 @@ Design notes
 * A failing commit (disk full, I/O error, locked database) is retried with back-off; the
   batch stays queued, nothing acked is lost and ``durable_seq`` simply stops advancing
   (the server reports the lag and refuses new edits once the queue is too long).
+* **Schema version.** The file's ``PRAGMA user_version`` is ``SCHEMA_VERSION``. Opening
+  an older file runs the migrations in ``MIGRATIONS`` (0 = written before versions, by
+  0.1.x) in one transaction; a newer file is refused with ``SchemaError`` before anything
+  in it is touched, so an older server never misreads (or rewrites) a newer release's log.
+  tests/packaging/fixtures holds logs written by each release for the migration tests.
 * **Durability.** ``durability="power"`` (the default) commits with ``synchronous=FULL``:
   one fsync of the WAL per group commit, so an ACK survives a power cut. ``"process"``
   uses ``synchronous=NORMAL``: an ACK survives the server process being killed, but a
@@ -70,6 +75,13 @@ CREATE TABLE IF NOT EXISTS clients (
     client_id TEXT PRIMARY KEY, last_cseq INTEGER NOT NULL, last_seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB);
 """
+
+SCHEMA_VERSION = 1  # PRAGMA user_version of a room log written by this release
+
+
+class SchemaError(ValueError):
+    """A room log written by a newer release (the message says to update twin-sync)."""
+
 
 KEYFRAME_RATIO = 1.0  # write a keyframe after this many times its size in op bytes
 THIN_RATIO = 4.0  # keep old keyframes this many times their size in op bytes apart
@@ -127,23 +139,69 @@ def connect(path: Path, max_bytes: int = 0, durability: str = "power") -> sqlite
     if durability not in DURABILITY:
         raise ValueError(f"durability must be one of {', '.join(DURABILITY)}, not {durability!r}")
     db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=5.0)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute(f"PRAGMA synchronous={DURABILITY[durability]}")
-    db.executescript(SCHEMA)
-    _migrate(db)
+    try:
+        check_schema(db, path)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={DURABILITY[durability]}")
+        migrate(db)
+    except BaseException:
+        db.close()
+        raise
     if max_bytes > 0:
         page = db.execute("PRAGMA page_size").fetchone()[0]
         db.execute(f"PRAGMA max_page_count = {max(1, max_bytes // page)}")
     return db
 
 
-def _migrate(db: sqlite3.Connection) -> None:
+def schema_version(db: sqlite3.Connection) -> int:
+    """The schema version a room log was written with (0: before versions existed)."""
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def check_schema(db: sqlite3.Connection, path: Path) -> None:
+    """Raise ``SchemaError`` if ``db`` was written by a newer release than this one."""
+    version = schema_version(db)
+    if version > SCHEMA_VERSION:
+        from twin_app import __version__
+
+        raise SchemaError(
+            f"{path.name} was written by a newer Twinroom (room log schema {version}; "
+            f"twin-sync {__version__} reads up to {SCHEMA_VERSION}): update twin-sync to open it")
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Bring a room log (new, or of an older schema) to ``SCHEMA_VERSION`` in one transaction."""
+    version = schema_version(db)
+    if version == SCHEMA_VERSION and db.execute(
+        "SELECT 1 FROM sqlite_master WHERE name = 'ops'"
+    ).fetchone():
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = schema_version(db)  # another connection may have migrated meanwhile
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                db.execute(statement)
+        for step in range(version, SCHEMA_VERSION):
+            MIGRATIONS[step](db)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def _migrate_0(db: sqlite3.Connection) -> None:
     # Logs written before keyframes were compressed: their rows stay readable as 'msgpack'.
     cols = {row[1] for row in db.execute("PRAGMA table_info(keyframes)")}
     if "codec" not in cols:
         db.execute("ALTER TABLE keyframes ADD COLUMN codec TEXT NOT NULL DEFAULT 'msgpack'")
     if "log_bytes" not in cols:
         db.execute("ALTER TABLE keyframes ADD COLUMN log_bytes INTEGER")
+
+
+# MIGRATIONS[n] turns schema n into n + 1. Never edit a released step; add the next one.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _migrate_0}
 
 
 def pack_chunks(chunks: list[bytes]) -> bytes:

@@ -361,7 +361,7 @@ class Server:
         for room in [*self.rooms.values(), *self._closing.values()]:
             room.log.close()
         if self._router is not None:
-            self._router.close(linger=200)
+            self._router.close(linger=1000)  # time for the last ACKs and goodbyes to leave
         if self._auth is not None:
             self._auth.stop()
         if self._ctx is not None:
@@ -446,6 +446,27 @@ class Server:
             if now >= next_hb:
                 self._heartbeats(now)
                 next_hb = now + hb_every
+        self._wind_down()
+
+    def _wind_down(self) -> None:
+        """After ``stop()`` (SIGTERM): acknowledge what was accepted, then tell clients to go.
+
+        Every room's writer commits what is queued and exits; the ACKs for it go out; then
+        each client hears ``server_stopping`` and reconnects with back-off (to this server
+        once it is back, with a new epoch). An edit accepted but not yet committed when the
+        disk fails stays unacknowledged, and its author resends it: nothing acked is lost.
+        """
+        self._flush()
+        for room in [*self.rooms.values(), *self._closing.values()]:
+            room.log.close()
+        self._writer_events()
+        for rid in list(self.sessions):
+            self._send(rid, protocol.ERROR, {
+                "code": protocol.E_SHUTDOWN,
+                "reason": "the server is stopping; reconnecting when it is back",
+            })
+        log.info("stopped: %d rooms flushed, %d clients told to reconnect",
+                    len(self.rooms), len(self.sessions))
 
     def _drain(self, router: zmq.Socket[bytes]) -> None:
         # Drain a bounded number of messages per turn, so broadcasts batch naturally
@@ -470,7 +491,7 @@ class Server:
                 log.exception("internal error handling a message; peer answered, loop continues")
                 self._send(frames[0], protocol.ERROR, {"code": protocol.E_INTERNAL, "reason": "internal server error"})
 
-    def _refuse(self, rid: bytes, code: str, reason: str) -> None:
+    def _refuse(self, rid: bytes, code: str, reason: str, version: int = protocol.VERSION) -> None:
         self.stats["rejected"] += 1
         n = self._bad_peers.get(rid, 0) + 1
         self._bad_peers[rid] = n
@@ -479,7 +500,11 @@ class Server:
             self._bad_peers.popitem(last=False)
         if n <= 5 or n % 1000 == 0:
             log.warning("refused message from peer %s (%d so far): %s: %s", rid.hex(), n, code, reason)
-        self._send(rid, protocol.ERROR, {"code": code, "reason": reason})
+        router = self._router
+        assert router is not None
+        # In the peer's own protocol version, so that an older or newer app can read it.
+        self._send_frames(router, rid, protocol.encode(protocol.ERROR, {"code": code, "reason": reason},
+                                                       version=version))
 
     def _on_message(self, frames: list[bytes]) -> None:
         rid = frames[0]
@@ -491,6 +516,12 @@ class Server:
         try:
             msg = protocol.decode(frames[1:], self.cfg.limits.max_message)
         except ProtocolError as exc:
+            version = protocol.header_version(frames[1:])
+            version = protocol.VERSION if version is None else version
+            if exc.code == protocol.E_BAD_VERSION:
+                why = protocol.version_refusal("app", version, 0, "", __version__)
+                self._refuse(rid, exc.code, why or str(exc), version)
+                return
             self._refuse(rid, exc.code, str(exc))
             return
         session = self.sessions.get(rid)
@@ -511,6 +542,11 @@ class Server:
     # -- handlers ------------------------------------------------------------------------
     def _on_hello(self, rid: bytes, msg: Message, now: float) -> None:
         body = msg.body
+        why = protocol.version_refusal("app", protocol.VERSION, protocol.peer_revision(body),
+                                       body.get("release", ""), __version__)
+        if why:
+            self._refuse(rid, protocol.E_BAD_VERSION, why)
+            return
         grant = self.cfg.grants.get(token_hash(body["token"]))
         if grant is None:
             self._refuse(rid, protocol.E_AUTH, "unknown token")
@@ -532,7 +568,7 @@ class Server:
         lim = self.cfg.limits
         self._send(rid, protocol.WELCOME, {
             "session": session.id, "epoch": self.epoch, "role": grant.role,
-            "hb_ms": self.cfg.hb_ms, "server": f"twinroom/{__version__}",
+            "hb_ms": self.cfg.hb_ms, "server": f"twinroom/{__version__}", "proto": protocol.REVISION,
             "limits": {
                 "max_message": lim.max_message, "ops_per_s": lim.ops_per_s,
                 "edit_credit": lim.edit_credit, "max_nodes": lim.max_nodes,

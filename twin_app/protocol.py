@@ -30,8 +30,19 @@ import numpy as np
 from twin_app.core.samples import ArraySample, Frame
 
 SIGNATURE = b"TW"
-VERSION = 1
 HEADER = struct.Struct(">2sBB")
+
+# -- versions (docs/protocol.md, "Versions") -------------------------------------------------
+# ``VERSION``, the header byte, changes only when a message could be misread by the other
+# side; peers of different VERSIONs cannot talk, and the side that refuses answers with an
+# ERROR (``bad_version``) written in the *peer's* VERSION: ERROR's body (code, reason) is
+# frozen, so every release can read any release's refusal and show which side to update.
+# ``REVISION`` counts compatible additions within a VERSION (new optional fields, new
+# message types a peer only sends once the other side's revision has them). HELLO and
+# WELCOME carry it as ``proto``; a peer that sends none is revision 1 (release 0.1).
+VERSION = 1
+REVISION = 2
+MIN_REVISION = 1  # the oldest peer revision this release still talks to
 
 MAX_HEADER_FRAME = 8 * 1024 * 1024  # what a server accepts from a client
 MAX_SERVER_FRAME = 512 * 1024 * 1024  # what a client accepts from its server (snapshots)
@@ -95,6 +106,7 @@ E_NO_ROOM = "no_such_room"
 E_STORAGE = "storage_unavailable"
 E_INTERNAL = "internal"
 E_ASSET = "asset_error"
+E_SHUTDOWN = "server_stopping"  # the server is stopping (SIGTERM): reconnect, with back-off
 # Refusals that say "not now", not "no": the client keeps the edit and resends it later.
 TRANSIENT = frozenset({E_RATE, E_STORAGE, E_NOT_JOINED})
 
@@ -182,10 +194,12 @@ SCHEMAS: dict[int, dict[str, tuple[Check, bool]]] = {
         "client_id": (_ID, True),
         "name": (_str(64), True),
         "color": (_opt(_unit3), False),
+        "proto": (_uint, False), "release": (_str(64), False),
     },
     WELCOME: {
         "session": (_ID, True), "epoch": (_uint, True), "role": (_str(32), True),
         "hb_ms": (_uint, True), "limits": (_map, True), "server": (_str(64), False),
+        "proto": (_uint, False),
     },
     JOIN: {"room": (_str(64), True)},
     SNAPSHOT: {
@@ -298,10 +312,54 @@ def _no_timestamp_map(items: dict[Any, Any]) -> dict[Any, Any]:
     return items
 
 
-def encode(msg_type: int, body: dict[str, Any], blobs: Sequence[bytes] = ()) -> list[bytes]:
-    """Return the frames of a message (header+body frame, then the blobs)."""
-    head = HEADER.pack(SIGNATURE, VERSION, msg_type) + msgpack.packb(body, use_bin_type=True)
+def encode(
+    msg_type: int, body: dict[str, Any], blobs: Sequence[bytes] = (), version: int = VERSION
+) -> list[bytes]:
+    """Return the frames of a message (header+body frame, then the blobs).
+
+    ``version`` other than ``VERSION`` is only for an ERROR refusing a peer of that version.
+    """
+    head = HEADER.pack(SIGNATURE, version, msg_type) + msgpack.packb(body, use_bin_type=True)
     return [head, *blobs]
+
+
+def header_version(frames: Sequence[bytes]) -> int | None:
+    """The VERSION byte of a message's header, or ``None`` if it has no Twinroom header."""
+    if not frames or len(frames[0]) < HEADER.size or frames[0][:2] != SIGNATURE:
+        return None
+    return int(frames[0][2])
+
+
+def peer_revision(body: dict[str, Any]) -> int:
+    """The protocol revision a HELLO or WELCOME announces (1 if it predates ``proto``)."""
+    value = body.get("proto")
+    return value if isinstance(value, int) and value > 0 else 1
+
+
+def version_refusal(peer: str, peer_version: int, peer_revision: int, peer_release: str,
+                    release: str) -> str | None:
+    """Why this side (of ``release``) cannot talk to its ``peer``, or ``None`` if it can.
+
+    ``peer`` is ``"app"`` on the server and ``"server"`` in the app. The reason is written
+    for the person using the app and names the side to update: the older one.
+    """
+    ours = f"Twinroom {release} (protocol {VERSION}.{REVISION})"
+    level = f"{peer_version}.{peer_revision}" if peer_revision else str(peer_version)
+    theirs = f"{peer_release or 'another Twinroom release'} (protocol {level})"
+    older = (peer_version, peer_revision) < (VERSION, MIN_REVISION)
+    if not older and peer_version <= VERSION:
+        return None
+    if peer == "app":
+        if older:
+            return (f"This app is {theirs}; the server runs {ours} and needs a newer app: "
+                    f"update Twinroom to {release} or later.")
+        return (f"This app is {theirs}; the server runs {ours}, which is too old for it: ask "
+                f"the server's administrator to update twin-sync (or use Twinroom {release}).")
+    if older:
+        return (f"The server runs {theirs}, too old for this app, {ours}: ask its "
+                f"administrator to update twin-sync to {release} or later.")
+    return (f"The server runs {theirs}, newer than this app, {ours}, understands: "
+            "update this app.")
 
 
 def decode(
@@ -324,7 +382,7 @@ def decode(
     sig, version, msg_type = HEADER.unpack_from(head)
     if sig != SIGNATURE:
         raise ProtocolError(E_BAD_FRAME, "bad signature (not a Twinroom message)")
-    if version != VERSION:
+    if version != VERSION and msg_type != ERROR:  # an ERROR reads the same in every version
         raise ProtocolError(E_BAD_VERSION, f"protocol version {version} (this side speaks {VERSION})")
     if msg_type not in SCHEMAS:
         raise ProtocolError(E_UNKNOWN_TYPE, f"unknown message type {msg_type}")

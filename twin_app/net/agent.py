@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import zmq
 
-from twin_app import protocol
+from twin_app import __version__, protocol
 from twin_app.core import snapshot
 from twin_app.core.errors import InvalidOp
 from twin_app.core.ids import is_content_hash
@@ -277,6 +277,7 @@ class Agent(threading.Thread):
         self._send(protocol.HELLO, {
             "token": self.token, "client_id": self.outbox.client_id, "name": self.user_name,
             "color": list(self.color) if self.color else None,
+            "proto": protocol.REVISION, "release": f"Twinroom {__version__}",
         })
 
     def _reconnect(self, why: str) -> None:
@@ -384,6 +385,11 @@ class Agent(threading.Thread):
             try:
                 msg = protocol.decode(frames, protocol.MAX_SERVER_FRAME, protocol.MAX_SERVER_FRAME)
             except ProtocolError as exc:
+                if exc.code == protocol.E_BAD_VERSION:  # a server of another protocol version
+                    version = protocol.header_version(frames)
+                    version = protocol.VERSION if version is None else version
+                    self._refuse_server(protocol.version_refusal("server", version, 0, "", __version__))
+                    return
                 log.warning("dropped a malformed message from the server: %s", exc)
                 continue
             self._on_message(msg)
@@ -510,6 +516,12 @@ class Agent(threading.Thread):
             self._pump_submits()
 
     def _on_welcome(self, body: dict[str, Any]) -> None:
+        why = protocol.version_refusal("server", protocol.VERSION, protocol.peer_revision(body),
+                                       str(body.get("server", "")).replace("twinroom/", "Twinroom "),
+                                       __version__)
+        if why:
+            self._refuse_server(why)
+            return
         if self.epoch is not None and body["epoch"] != self.epoch:
             log.info("server restarted (new epoch): full resync")
         self.epoch = body["epoch"]
@@ -635,7 +647,22 @@ class Agent(threading.Thread):
             self.emit(ev.Heartbeat(head, body.get("durable_seq", 0), body.get("hash"),
                                    body.get("hash_seq"), body.get("storage_error"), self.rtt_ms))
 
+    def _refuse_server(self, why: str | None) -> None:
+        """Stop talking to a server of an incompatible version (says which side to update)."""
+        self._set_state("failed", why or "the server speaks another protocol version")
+        self.emit(ev.ErrorReported(protocol.E_BAD_VERSION, why or ""))
+        if self.sock is not None:
+            self.sock.close(linger=0)
+            self.sock = None
+        self.next_attempt = time.monotonic() + BACKOFF_MAX
+
     def _on_error(self, code: str, reason: str) -> None:
+        if code == protocol.E_SHUTDOWN:  # every acknowledged edit is on its disk; it comes back
+            self._reconnect(reason)
+            return
+        if code == protocol.E_BAD_VERSION and self.state == "connecting":
+            self._refuse_server(reason)
+            return
         if code == protocol.E_NO_SESSION:
             self._reconnect("the server forgot our session")
             self.next_attempt = 0.0

@@ -5,6 +5,11 @@ and be sent exactly once when the connection returns. They live in ``client.db``
 under the client's state directory; without a state directory everything is kept in
 memory (tests, benchmarks, throw-away viewers). Client seqs are never reused: the counter
 is persisted, because the server treats a client seq it has seen as a duplicate.
+
+``client.db`` carries a schema version (``PRAGMA user_version`` = ``SCHEMA_VERSION``): an
+older file is migrated (``MIGRATIONS``), a newer one refused with ``StateTooNew`` before
+anything in it is read or written, so unsent edits of a newer release are never lost to
+an older one misreading them.
 """
 
 from __future__ import annotations
@@ -18,6 +23,51 @@ from pathlib import Path
 import msgpack
 
 from twin_app.core.ids import new_id
+
+SCHEMA_VERSION = 1  # PRAGMA user_version of a client.db written by this release
+
+
+class StateTooNew(RuntimeError):
+    """The client state was written by a newer release (the message says what to do)."""
+
+
+def _create_v1(db: sqlite3.Connection) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS outbox (room TEXT, cseq INTEGER, label TEXT, op BLOB, "
+        "PRIMARY KEY (room, cseq))"
+    )
+
+
+# MIGRATIONS[n] turns schema n into n + 1; 0 is a new file or one of 0.1.x (same tables).
+MIGRATIONS = {0: _create_v1}
+
+
+def open_state(path: Path) -> sqlite3.Connection:
+    """Open (creating or migrating) a client.db. Raises ``StateTooNew`` for a newer file."""
+    db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    try:
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            from twin_app import __version__
+
+            raise StateTooNew(
+                f"{path} was written by a newer Twinroom (client state schema {version}; "
+                f"Twinroom {__version__} reads up to {SCHEMA_VERSION}). Update Twinroom, or "
+                "start it with another --data-dir; unsent edits in that file are kept for "
+                "the newer release.")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        if version < SCHEMA_VERSION:
+            db.execute("BEGIN IMMEDIATE")
+            for step in range(version, SCHEMA_VERSION):
+                MIGRATIONS[step](db)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.execute("COMMIT")
+    except BaseException:
+        db.close()
+        raise
+    return db
 
 
 class Outbox:
@@ -35,14 +85,12 @@ class Outbox:
             return
         state_dir = self._claim(state_dir)
         self.state_dir = state_dir
-        db = sqlite3.connect(str(state_dir / "client.db"), isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)")
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS outbox (room TEXT, cseq INTEGER, label TEXT, op BLOB, "
-            "PRIMARY KEY (room, cseq))"
-        )
+        try:
+            db = open_state(state_dir / "client.db")
+        except BaseException:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+            raise
         self._db = db
         row = db.execute("SELECT value FROM meta WHERE key = 'client_id'").fetchone()
         if row is None:

@@ -23,6 +23,7 @@ import colorsys
 import gc
 import getpass
 import hashlib
+import importlib.util
 import logging
 import os
 import sys
@@ -48,7 +49,10 @@ def process_age() -> float:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Parse the command line."""
+    from twin_app import version_line
+
     p = argparse.ArgumentParser(prog="twin-app", description="Twinroom desktop client")
+    p.add_argument("--version", action="version", version=version_line("twin-app"))
     p.add_argument("--connect", metavar="ENDPOINT", help="server to join, e.g. tcp://host:7700")
     p.add_argument("--room", default="demo", help="room name (default: demo)")
     p.add_argument("--token", default="", help="access token for the room")
@@ -147,6 +151,11 @@ class BackgroundHost:
 def main(argv: list[str] | None = None) -> int:
     """Run the desktop client; returns the process exit code."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    missing = [m for m in ("PySide6", "vtkmodules", "pyvistaqt") if importlib.util.find_spec(m) is None]
+    if missing:  # a server-only install (`pip install twinroom`)
+        sys.stderr.write(f"twin-app: the desktop app needs {', '.join(missing)}, which this "
+                         "installation does not have: pip install 'twinroom[app]'\n")
+        return 2
     # The network thread and the GUI thread share the GIL; the default 5 ms switch
     # interval would let one hold the other up for that long (edits, then frames, lag).
     sys.setswitchinterval(0.0005)
@@ -192,6 +201,29 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationDisplayName("Twinroom")
     settings = (QSettings(str(args.settings), QSettings.Format.IniFormat) if args.settings
                 else QSettings())
+    from twin_app.net.outbox import StateTooNew
+    from twin_app.qt.settings_schema import SettingsTooNew, check_and_migrate
+
+    def refuse(exc: Exception) -> int:
+        # Files of a newer release: say so and leave them as they are.
+        log.error("%s", exc)
+        if not args.screenshot:
+            QMessageBox.critical(None, "Twinroom cannot start", str(exc))
+        if starter is not None:
+            starter.join()
+            if starter.server is not None:
+                starter.server.stop()
+        return 4
+
+    try:
+        check_and_migrate(settings)
+    except SettingsTooNew as exc:
+        return refuse(exc)
+    icon = Path(__file__).resolve().parent.parent / "assets" / "icons" / "twinroom-256.png"
+    if icon.exists():
+        from PySide6.QtGui import QIcon
+
+        app.setWindowIcon(QIcon(str(icon)))
 
     from twin_app.qt.theme import apply_theme
 
@@ -230,8 +262,14 @@ def main(argv: list[str] | None = None) -> int:
         state_dir = data_dir / "client" / "local"
 
     bridge = ClientBridge()
-    client = SyncClient(endpoint, room, token, name, state_dir=state_dir, server_key=key,
-                        color=color, wakeup=bridge.wakeup)
+    try:
+        client = SyncClient(endpoint, room, token, name, state_dir=state_dir, server_key=key,
+                            color=color, wakeup=bridge.wakeup)
+    except StateTooNew as exc:
+        if local is not None:
+            local.stop()
+        starter = None
+        return refuse(exc)
     bridge.attach(client)
     window = MainWindow(client, bridge, settings=settings, room=room, name=name, color=color,
                         endpoint=endpoint, local_server=local,
