@@ -16,12 +16,12 @@ Design notes
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDialog, QDockWidget, QToolButton
+from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QToolButton, QWidget
 
 from twin_app.core.changes import ChangeSet
 from twin_app.core.document import Document, PropValue
@@ -44,6 +44,14 @@ BADGE_ON = "QToolButton { background: #d64545; color: white; font-weight: bold; 
 BADGE_OFF = "QToolButton { background: #7a2020; color: white; font-weight: bold; border-radius: 3px; padding: 1px 6px; }"
 
 
+def _placeholder(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setWordWrap(True)
+    label.setStyleSheet("color: #8a8f99")
+    return label
+
+
 class SensorsController(QObject):
     """The sensor features of one window (see the module docstring)."""
 
@@ -57,9 +65,11 @@ class SensorsController(QObject):
         self.board = self.overlays.board
         self.sensors = SensorsPanel(self.board)
         self.alarms = AlarmsPanel(lambda: window.client.store.doc)
-        self.trend = TrendPanel(self.board)
-        self.spectrum = SpectrumPanel(self.board)
+        # The charts are made when first opened: most windows never need pyqtgraph.
+        self._trend: TrendPanel | None = None
+        self._spectrum: SpectrumPanel | None = None
         self.dialog: SensorDialog | None = None
+        self._dialog_sensor: str | None = None  # the sensor the open dialog edits
         self.flash_on = False
         self._closed = False
 
@@ -117,8 +127,11 @@ class SensorsController(QObject):
         w = self.win
         w._add_dock("Sensors", self.sensors, Qt.DockWidgetArea.RightDockWidgetArea)
         w._add_dock("Alarms", self.alarms, Qt.DockWidgetArea.BottomDockWidgetArea)
-        w._add_dock("Trend", self.trend, Qt.DockWidgetArea.BottomDockWidgetArea)
-        w._add_dock("Spectrum", self.spectrum, Qt.DockWidgetArea.BottomDockWidgetArea)
+        w._add_dock("Trend", _placeholder("Select sensors in the Sensors panel and press "
+                                          "Trend."), Qt.DockWidgetArea.BottomDockWidgetArea)
+        w._add_dock("Spectrum", _placeholder("Select a vibration sensor in the Sensors panel "
+                                             "and press Spectrum."),
+                    Qt.DockWidgetArea.BottomDockWidgetArea)
         # Side by side, never tabbed: Qt rebuilds a tab group's tab bar whenever one of its
         # docks is hidden or shown, and the charts come and go.
         w.splitDockWidget(w.docks["Alarms"], w.docks["Trend"], Qt.Orientation.Horizontal)
@@ -129,6 +142,29 @@ class SensorsController(QObject):
         w.resizeDocks([w.docks["Inspector"], w.docks["Comments"], w.docks["Sensors"]],
                       [420, 160, 300], Qt.Orientation.Vertical)
         w.statusBar().addPermanentWidget(self.badge)
+
+    @property
+    def trend(self) -> TrendPanel:
+        """The trend chart (made on first use)."""
+        if self._trend is None:
+            self._trend = TrendPanel(self.board)
+            self._swap_in("Trend", self._trend)
+        return self._trend
+
+    @property
+    def spectrum(self) -> SpectrumPanel:
+        """The spectrum chart (made on first use)."""
+        if self._spectrum is None:
+            self._spectrum = SpectrumPanel(self.board)
+            self._swap_in("Spectrum", self._spectrum)
+        return self._spectrum
+
+    def _swap_in(self, title: str, panel: QWidget) -> None:
+        dock = self.win.docks[title]
+        old = dock.widget()
+        dock.setWidget(panel)
+        if old is not None:
+            old.deleteLater()
 
     @property
     def alarms_dock(self) -> QDockWidget:
@@ -166,8 +202,10 @@ class SensorsController(QObject):
             self.board.on_dirty.remove(self._on_dirty)
         if self._on_streams in self.feed.on_streams:
             self.feed.on_streams.remove(self._on_streams)
-        self.trend.close_panel()
-        self.spectrum.close_panel()
+        if self._trend is not None:
+            self._trend.close_panel()
+        if self._spectrum is not None:
+            self._spectrum.close_panel()
         self.overlays.close()
 
     # -- feed ----------------------------------------------------------------------------
@@ -245,8 +283,6 @@ class SensorsController(QObject):
     def _on_alarm_goto(self, part: str) -> None:
         self.win._fit_to([part])
 
-    _dialog_sensor: str | None = None
-
     def bind_dialog(self) -> SensorDialog | None:
         """Ask for the sensor to bind to the selected part (non-blocking)."""
         sel = self.win.selection
@@ -316,7 +352,8 @@ class SensorsController(QObject):
 
         return self._open(dlg, done, sensor)
 
-    def _open(self, dlg: SensorDialog, done: object, sensor: str | None) -> SensorDialog:
+    def _open(self, dlg: SensorDialog, done: Callable[[int], None],
+              sensor: str | None) -> SensorDialog:
         if self.dialog is not None:
             self.dialog.reject()
         self.dialog = dlg

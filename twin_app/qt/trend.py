@@ -27,7 +27,15 @@ import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
+)
 
 from twin_app.core.samples import Frame
 from twin_app.core.sensors import LEVEL_COLORS, SensorSpec
@@ -43,6 +51,26 @@ REDRAW_MS = 200
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b")
 SPECTRUM_S = 1.0  # seconds of waveform per spectrum
 SPECTRUM_MS = 1000
+
+
+_KEEP_ALIVE: list[QWidget] = []
+
+
+def plot_widget(**kwargs: Any) -> Any:
+    """A pyqtgraph PlotWidget, its context menus turned off (pan, zoom and the A button
+    stay).
+
+    pyqtgraph builds its menus and their control widgets without a parent, so Python owns
+    them. If the garbage collector freed one on another thread (the network agent's),
+    shiboken would delete it later on the GUI thread while holding the GIL, which can
+    deadlock against a thread emitting a Qt signal. They are kept alive for the life of
+    the process instead (a few small hidden widgets per chart; charts are made on demand,
+    at most one of each kind per window)."""
+    before = set(QApplication.topLevelWidgets())
+    plot = pg.PlotWidget(**kwargs)
+    _KEEP_ALIVE.extend(w for w in QApplication.topLevelWidgets() if w not in before and w is not plot)
+    plot.setMenuEnabled(False)
+    return plot
 
 
 def _pen(color: str | tuple[int, ...], width: float = 1.5, dash: bool = False) -> Any:
@@ -108,7 +136,7 @@ class TrendPanel(QWidget):
         self.live.toggled.connect(lambda on: self._redraw() if on else None)
         bar.addWidget(self.live)
         lay.addLayout(bar)
-        self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
+        self.plot = plot_widget(axisItems={"bottom": pg.DateAxisItem()})
         self.plot.setBackground("w")
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.legend = self.plot.addLegend(offset=(10, 10))
@@ -292,7 +320,7 @@ class SpectrumPanel(QWidget):
         self.title = QLabel("Choose a vibration sensor in the Sensors panel and press Spectrum.")
         self.title.setWordWrap(True)
         lay.addWidget(self.title)
-        self.plot = pg.PlotWidget()
+        self.plot = plot_widget()
         self.plot.setBackground("w")
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("bottom", "frequency", units="Hz")
