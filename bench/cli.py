@@ -4,6 +4,7 @@
     twin-bench render [--quick]   rendering at plant scale (vs a bare pyvista baseline)
     twin-bench sensors [--quick]  sensor lane: ingest rate, sample-to-screen latency, recolour, bytes/sample
     twin-bench ar [--quick]       camera AR: board detection + pose per 1080p frame, accuracy
+    twin-bench sources [--quick]  sensor sources: MQTT JSON/Sparkplug decode rate, bridge send rate
     twin-bench all [--quick]      every suite above, merged
     twin-bench soak [--minutes N] a server and a window under load for N minutes (memory, threads, log size)
 """
@@ -43,7 +44,13 @@ def _ar(quick: bool, _durability: str) -> dict[str, Any]:
     return ar.run(quick)
 
 
-SUITES = {"sync": _sync, "render": _render, "sensors": _sensors, "ar": _ar}
+def _sources(quick: bool, _durability: str) -> dict[str, Any]:
+    from bench import sources
+
+    return sources.run(quick)
+
+
+SUITES = {"sync": _sync, "render": _render, "sensors": _sensors, "ar": _ar, "sources": _sources}
 
 
 def _soak(minutes: float) -> dict[str, Any]:

@@ -9,6 +9,7 @@
     twin-sync export --data DIR ROOM FILE      write a room (document + meshes) to a .twinroom file
     twin-sync keygen DIR                       make CurveZMQ key pairs (server + one client)
     twin-sync token --data DIR --role ROLE     make an access token, print it, keep its hash in DIR/tokens.toml
+    twin-sync bridge --config FILE --connect ADDR --token T   run sensor sources, feed a server
 
 ``serve`` also reads its settings from the environment (``TWIN_SYNC_*``, see
 ``sync_server.config.ENV``) and secret tokens from files (``--token-file``), for services
@@ -342,6 +343,12 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bridge(args: argparse.Namespace) -> int:
+    from sync_server.sensors.bridge import run
+
+    return run(args.config, args.connect, args.token, args.server_key, args.name, _out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``twin-sync``."""
     env = os.environ.get
@@ -433,6 +440,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--room", action="append", help="limit to a room (repeatable; default all)")
     t.add_argument("--label", default="")
     t.set_defaults(fn=cmd_token)
+    b = sub.add_parser("bridge", help="run the sensor sources of a mapping file and feed a server")
+    b.add_argument("--config", required=True, metavar="FILE", help="sensor mapping file (TOML)")
+    b.add_argument("--connect", required=True, metavar="ADDR", help="server endpoint, e.g. tcp://host:7700")
+    b.add_argument("--token", required=True, help="access token with role source (or owner)")
+    b.add_argument("--server-key", metavar="KEY", help="the server's CurveZMQ public key (Z85)")
+    b.add_argument("--name", help="how the server names this bridge (default: host and pid)")
+    b.set_defaults(fn=cmd_bridge)
     return p
 
 

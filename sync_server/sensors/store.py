@@ -154,6 +154,9 @@ class SensorLog:
 
     def query(self, sid: int, t0: int, t1: int) -> tuple[I64, F32, U8]:
         """Every sample of ``sid`` with ``t0 <= t <= t1``, in time order."""
+        # What is on its way to the file first: a chunk the writer commits meanwhile is then
+        # either in this copy or already in the file when we read it — never in neither.
+        unwritten = self._unwritten(sid)
         parts: list[tuple[I64, F32, U8]] = []
         rows = self._db.execute(
             "SELECT data FROM chunks WHERE stream = ? AND t1 >= ? AND t0 <= ? ORDER BY t0",
@@ -163,7 +166,7 @@ class SensorLog:
                 parts.append(decode_chunk(data))
             except ValueError as exc:
                 log.warning("sensor log: stream %d: skipping a damaged chunk: %s", sid, exc)
-        parts += self._unwritten(sid)
+        parts += unwritten
         if not parts:
             return np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.uint8)
         t = np.concatenate([p[0] for p in parts])
