@@ -111,6 +111,10 @@ class _Room:
     stale_new: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))
     stale_gone: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))
     tags: set[str] = field(default_factory=set)
+    # Array sensors (heat maps): their stream ids and stale times, once the streams exist.
+    arr_sids: U32 = field(default_factory=lambda: np.zeros(0, np.uint32))
+    arr_stale_s: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    arr_specs: list[SensorSpec] = field(default_factory=list)
 
 
 class _SourceSink:
@@ -387,6 +391,7 @@ class Hub(threading.Thread):
                   np.array([s.stale_s for s in scalar]),
                   {s.tag: s.sim_fault for s in specs if s.sim_fault})
         r.tags = {sp.tag for sp in specs} | {sp.tag + "/wave" for sp in specs}
+        r.arr_specs = [sp for sp in specs if sp.display == "heatmap"]
         self.rooms[room] = r
         self._mask(room, r)
         self._refresh_faults()
@@ -399,6 +404,10 @@ class Hub(threading.Thread):
             s = self.by_tag.get(tag)
             if s is not None:
                 mask[s.id] = True
+        arr = [(st.id, sp.stale_s) for sp in r.arr_specs
+               if (st := self.by_tag.get(sp.tag)) is not None and st.kind == "array"]
+        r.arr_sids = np.array([a[0] for a in arr], np.uint32)
+        r.arr_stale_s = np.array([a[1] for a in arr], np.float64)
         gained = mask.copy()
         gained[:len(r.mask)] &= ~r.mask[:len(mask)]
         r.mask = mask
@@ -514,6 +523,11 @@ class Hub(threading.Thread):
             r.stale_new = newly
             r.stale_gone = fresh_again
             r.stale = stale
+            if len(r.arr_sids):
+                # A heat map whose camera went quiet shows stale, not its last image.
+                a = r.arr_sids
+                quiet = (st.seq[a] > 0) & ((t_ns - st.t_last[a]) / 1e9 > r.arr_stale_s) & (st.quality[a] < STALE)
+                st.set_quality(a[quiet], STALE)
 
     def _evaluate(self, tick: Frame, t_ns: int) -> None:
         if not self.rooms:
