@@ -46,7 +46,7 @@ from twin_app.core.samples import (
     ArraySample,
     Frame,
     Stream,
-    clean,
+    partition,
 )
 from twin_app.core.sensors import (
     GOOD,
@@ -111,6 +111,10 @@ class _Room:
     stale_new: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))
     stale_gone: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))
     tags: set[str] = field(default_factory=set)
+    # Array sensors (heat maps): their stream ids and stale times, once the streams exist.
+    arr_sids: U32 = field(default_factory=lambda: np.zeros(0, np.uint32))
+    arr_stale_s: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    arr_specs: list[SensorSpec] = field(default_factory=list)
 
 
 class _SourceSink:
@@ -154,12 +158,17 @@ class Hub(threading.Thread):
             self.streams[s.id] = s
             self.by_tag[s.tag] = s
         self.state = Aggregate(max(self.streams, default=0) + 1)
+        # After a restart, what is stored is not taken again (a bridge resends what the
+        # old server may not have recorded): each stream starts at its newest stored time.
+        for sid, t1 in self.log.newest().items():
+            if sid < len(self.state):
+                self.state.t_last[sid] = t1
         self.source_of: dict[int, str] = {}
         self.latest_arrays: dict[int, ArraySample] = {}
         self.sources: dict[str, tuple[bool, str]] = {}
         self.subs: dict[bytes, _Sub] = {}
         self.rooms: dict[str, _Room] = {}
-        self.stats = {"ingested": 0, "dropped_old": 0, "dropped_inbox": 0, "frames": 0,
+        self.stats = {"ingested": 0, "dropped_old": 0, "late_recorded": 0, "dropped_inbox": 0, "frames": 0,
                       "refused_streams": 0, "batches": 0}
         self._streams_dirty = False
         self._refused_logged = False
@@ -292,17 +301,27 @@ class Hub(threading.Thread):
         q = np.concatenate([b[3] for b in batches])
         self.stats["batches"] += len(batches)
         n_in = len(sid)
-        sid, t, v, q = clean(sid, t, v, q, self.state.t_last)
-        self.stats["dropped_old"] += n_in - len(sid)
+        (sid, t, v, q), late = partition(sid, t, v, q, self.state.t_last)
+        now = time.monotonic()
+        # Late samples are recorded (in order) but never shown as the latest value.
+        recorded = self._record(*late, now, late=True)
+        self.stats["late_recorded"] += recorded
+        self.stats["dropped_old"] += n_in - len(sid) - recorded
         if not len(sid):
             return
         self.stats["ingested"] += len(sid)
         self.state.add(sid, t, v, q)
-        now = time.monotonic()
+        self._record(sid, t, v, q, now)
+
+    def _record(self, sid: U32, t: I64, v: F32, q: U8, now: float, late: bool = False) -> int:
+        if not len(sid):
+            return 0
         starts = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]])
         ends = np.r_[starts[1:], len(sid)]
+        n = 0
         for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-            self.log.append(int(sid[a]), t[a:b], v[a:b], q[a:b], now)
+            n += self.log.append(int(sid[a]), t[a:b], v[a:b], q[a:b], now, late)
+        return n
 
     def _on_array(self, source: str, tag: str, t_ns: int, values: F32, quality: int) -> None:
         if values.ndim != 2 or not 0 < values.size <= 1 << 20:
@@ -372,6 +391,7 @@ class Hub(threading.Thread):
                   np.array([s.stale_s for s in scalar]),
                   {s.tag: s.sim_fault for s in specs if s.sim_fault})
         r.tags = {sp.tag for sp in specs} | {sp.tag + "/wave" for sp in specs}
+        r.arr_specs = [sp for sp in specs if sp.display == "heatmap"]
         self.rooms[room] = r
         self._mask(room, r)
         self._refresh_faults()
@@ -384,6 +404,10 @@ class Hub(threading.Thread):
             s = self.by_tag.get(tag)
             if s is not None:
                 mask[s.id] = True
+        arr = [(st.id, sp.stale_s) for sp in r.arr_specs
+               if (st := self.by_tag.get(sp.tag)) is not None and st.kind == "array"]
+        r.arr_sids = np.array([a[0] for a in arr], np.uint32)
+        r.arr_stale_s = np.array([a[1] for a in arr], np.float64)
         gained = mask.copy()
         gained[:len(r.mask)] &= ~r.mask[:len(mask)]
         r.mask = mask
@@ -499,6 +523,11 @@ class Hub(threading.Thread):
             r.stale_new = newly
             r.stale_gone = fresh_again
             r.stale = stale
+            if len(r.arr_sids):
+                # A heat map whose camera went quiet shows stale, not its last image.
+                a = r.arr_sids
+                quiet = (st.seq[a] > 0) & ((t_ns - st.t_last[a]) / 1e9 > r.arr_stale_s) & (st.quality[a] < STALE)
+                st.set_quality(a[quiet], STALE)
 
     def _evaluate(self, tick: Frame, t_ns: int) -> None:
         if not self.rooms:

@@ -62,10 +62,15 @@ class _Buffer:
     n: int = 0
     since: float = 0.0
 
+    late: bool = False  # holds samples that arrived out of order: sort before sealing
+
     def take(self) -> tuple[I64, F32, U8]:
-        out = (np.concatenate(self.t), np.concatenate(self.v), np.concatenate(self.q))
-        self.t, self.v, self.q, self.n = [], [], [], 0
-        return out
+        t, v, q = np.concatenate(self.t), np.concatenate(self.v), np.concatenate(self.q)
+        if self.late:
+            t, first = np.unique(t, return_index=True)  # sorted; a repeated time kept once
+            v, q = v[first], q[first]
+        self.t, self.v, self.q, self.n, self.late = [], [], [], 0, False
+        return t, v, q
 
 
 class SensorLog:
@@ -82,6 +87,7 @@ class SensorLog:
         for col in ("vmin", "vmax") if "vmin" not in cols else ():
             self._db.execute(f"ALTER TABLE chunks ADD COLUMN {col} REAL")
         self._buffers: dict[int, _Buffer] = {}
+        self._sealed: dict[int, int] = {}  # stream -> time of its newest sealed sample
         # Sealed chunks not yet committed, by stream (the writer removes them after commit).
         self._inflight: dict[int, list[tuple[I64, F32, U8]]] = {}
         self._inflight_lock = threading.Lock()
@@ -96,6 +102,13 @@ class SensorLog:
         rows = self._db.execute("SELECT id, tag, kind, shape, unit FROM streams ORDER BY id").fetchall()
         return [Stream(i, tag, kind, tuple(json.loads(shape)), unit) for i, tag, kind, shape, unit in rows]
 
+    def newest(self) -> dict[int, int]:
+        """The newest stored sample time of every stream (also the sealing mark)."""
+        rows = self._db.execute("SELECT stream, MAX(t1) FROM chunks GROUP BY stream").fetchall()
+        out = {int(sid): int(t1) for sid, t1 in rows}
+        self._sealed.update(out)
+        return out
+
     def add_stream(self, tag: str, kind: str, shape: tuple[int, ...], unit: str) -> Stream:
         cur = self._db.execute("INSERT INTO streams (tag, kind, shape, unit) VALUES (?, ?, ?, ?)",
                                (tag, kind, json.dumps(list(shape)), unit))
@@ -106,8 +119,17 @@ class SensorLog:
         self._db.execute("UPDATE streams SET unit = ? WHERE id = ?", (unit, sid))
 
     # -- samples ---------------------------------------------------------------------------
-    def append(self, sid: int, t: I64, v: F32, q: U8, now: float) -> None:
-        """Buffer one stream's new (ordered, newer than anything before) samples."""
+    def append(self, sid: int, t: I64, v: F32, q: U8, now: float, late: bool = False) -> int:
+        """Buffer one stream's samples, ordered and unique among themselves; return how
+        many are kept. Fresh samples (newer than any before) always are; ``late`` ones only
+        if their time is after the stream's last stored chunk (not yet sealed)."""
+        if late:
+            t0 = self._sealed.get(sid)
+            if t0 is not None:
+                keep = t > t0
+                t, v, q = t[keep], v[keep], q[keep]
+            if not len(t):
+                return 0
         buf = self._buffers.get(sid)
         if buf is None:
             buf = self._buffers[sid] = _Buffer(since=now)
@@ -117,8 +139,10 @@ class SensorLog:
         buf.v.append(v)
         buf.q.append(q)
         buf.n += len(t)
+        buf.late |= late
         if buf.n >= CHUNK_SAMPLES:
             self._seal(sid, buf)
+        return len(t)
 
     def append_frame(self, sid: int, t: int, values: F32, quality: int) -> None:
         data = zlib.compress(np.ascontiguousarray(values, "<f4").tobytes(), 6)
@@ -133,6 +157,8 @@ class SensorLog:
 
     def _seal(self, sid: int, buf: _Buffer) -> None:
         t, v, q = buf.take()
+        if len(t):
+            self._sealed[sid] = int(t[-1])
         # Chunks are at most CHUNK_SAMPLES long so a query decodes little it does not need.
         for i in range(0, len(t), CHUNK_SAMPLES):
             part = (t[i:i + CHUNK_SAMPLES], v[i:i + CHUNK_SAMPLES], q[i:i + CHUNK_SAMPLES])

@@ -98,7 +98,9 @@ def test_every_catchup_is_answered_and_to_seq_is_inclusive(server, room_name):
         "add", [nid, "root", "V", "part", "p", [0, 0, 0, 0, 0, 0, 1, 1, 1, 1], None, None, 1.0, True, {}]]}))
     for cseq in range(2, 6):
         s.send_multipart(protocol.encode(protocol.SUBMIT, {"cseq": cseq, "op": ["set", nid, "name", str(cseq)]}))
-    until(s, protocol.ACK)
+    # Every broadcast OPS of those edits precedes the ACK of the last one on this connection.
+    while until(s, protocol.ACK).body["cseq"] != 5:
+        pass
     s.send_multipart(protocol.encode(protocol.CATCHUP, {"from_seq": 2, "to_seq": 4}))
     m = until(s, protocol.OPS)
     assert (m.body["first_seq"], len(m.body["ops"])) == (2, 3)  # 2, 3 and 4

@@ -298,3 +298,24 @@ def test_a_bridge_that_leaves_takes_its_source_offline_and_its_values_show_it(se
         assert "disconnected" in a.sensors.sources["yard-bridge"].detail
     finally:
         src.close()
+
+
+def test_a_silent_thermal_camera_goes_stale(demo):
+    from twin_app.core import SetField
+    from twin_app.core.sensors import sensor_specs
+    from twin_app.net import SyncClient
+
+    c = SyncClient(demo.endpoint, "demo", "owner-token", "Ana")
+    c.start()
+    try:
+        live(c)
+        cam = next(s for s in sensor_specs(c.store.doc).values() if s.display == "heatmap")
+        assert c.wait_for(lambda: c.sensors.array(cam.tag) is not None, 10)
+        assert c.sensors.value(cam.tag)[2] == GOOD
+        c.submit(SetField(cam.node, "prop:stale_s", 1.0), "stale after 1 s")
+        c.submit(SetField(cam.node, "prop:sim_fault", "dropout"), "camera dies")
+        assert c.wait_for(lambda: c.sensors.value(cam.tag)[2] == STALE, 10)
+        c.submit(SetField(cam.node, "prop:sim_fault", None), "camera back")
+        assert c.wait_for(lambda: c.sensors.value(cam.tag)[2] == GOOD, 10)
+    finally:
+        c.close()

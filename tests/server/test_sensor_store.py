@@ -60,3 +60,21 @@ def test_envelope_keeps_every_extreme_and_handles_empty_ranges():
     assert len(mid) == 50 and hi.max() == 9.0 and lo.min() == -9.0
     e = envelope(np.zeros(0, np.int64), np.zeros(0, np.float32), 0, 10, 5)
     assert all(len(x) == 0 for x in e)
+
+
+def test_late_samples_are_recorded_in_order_once_and_never_after_their_chunk_is_sealed(tmp_path):
+    log = SensorLog(tmp_path / "s.sqlite")
+    sid = log.add_stream("x", "scalar", (), "").id
+    t, v, q = samples(10)
+    # Two bridges sharing a subscription: 0,2,4,… arrive, then 1,3,5,… late, 3 twice.
+    assert log.append(sid, t[::2], v[::2], q[::2], now=0.0) == 5
+    assert log.append(sid, t[1::2], v[1::2], q[1::2], now=0.0, late=True) == 5
+    assert log.append(sid, t[3:4], v[3:4], q[3:4], now=0.0, late=True) == 1
+    log.flush_due(0.0, everything=True)
+    assert log.append(sid, t[5:6], v[5:6], q[5:6], now=0.0, late=True) == 0  # its chunk is sealed
+    log.close()
+    again = SensorLog(tmp_path / "s.sqlite")
+    got_t, got_v, _ = again.query(sid, int(t[0]), int(t[-1]))
+    assert got_t.tolist() == t.tolist() and got_v.tolist() == v.tolist()
+    assert again.newest() == {sid: int(t[-1])}
+    again.close()

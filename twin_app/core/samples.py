@@ -13,9 +13,12 @@ Everything on the sensor lane is columnar numpy, never one Python object per sam
   delta-of-delta times and byte-shuffled float32 values, zlib-compressed
   (``encode_chunk``/``decode_chunk``; typically well under 4 bytes per sample).
 
-Samples of a stream must arrive in time order: ``clean`` drops any sample at or before
-the newest one already seen for its stream (duplicates, late retransmissions) and marks
-non-finite values bad. So nothing is recorded twice and every stored chunk is ordered.
+Samples of a stream should arrive in time order: ``clean`` keeps only samples newer than
+the newest one already seen for its stream and marks non-finite values bad; that is what
+clients are shown. ``partition`` also returns the *late* ones (e.g. two bridges sharing
+an MQTT subscription deliver a topic's messages slightly out of order): the sensor log
+still records those, in time order, as long as their time has not been sealed into a
+stored chunk; duplicates are never recorded twice.
 """
 
 from __future__ import annotations
@@ -122,21 +125,29 @@ def clean(sid: U32, t: I64, v: F32, q: U8, t_last: I64) -> tuple[U32, I64, F32, 
     """Sort a batch by stream then time and drop samples not newer than their stream's
     newest (``t_last[sid]``, ``NO_TIME`` if none) or than an earlier sample of the batch.
     Non-finite values become NaN with quality ``BAD``."""
+    return partition(sid, t, v, q, t_last)[0]
+
+
+Columns = tuple[U32, I64, F32, U8]
+
+
+def partition(sid: U32, t: I64, v: F32, q: U8, t_last: I64) -> tuple[Columns, Columns]:
+    """``clean``, also returning the *late* samples: older than their stream's newest but
+    not a duplicate within the batch (they may still be recorded in time order)."""
     order = np.lexsort((t, sid))
     sid, t, v, q = sid[order], t[order], v[order].astype(np.float32), q[order].astype(np.uint8)
-    keep = t > t_last[sid]
-    if len(t) > 1:
-        # Within a stream, strictly increasing: after the sort, equal times are duplicates.
-        dup = np.zeros(len(t), bool)
-        dup[1:] = (sid[1:] == sid[:-1]) & (t[1:] <= t[:-1])
-        keep &= ~dup
-    sid, t, v, q = sid[keep], t[keep], v[keep], q[keep]
     bad = ~np.isfinite(v)
     if bad.any():
         v = v.copy()
         v[bad] = np.nan
         q = np.maximum(q, np.where(bad, BAD, GOOD).astype(np.uint8))
-    return sid, t, v, q
+    unique = np.ones(len(t), bool)
+    if len(t) > 1:
+        # Within a stream, strictly increasing: after the sort, equal times are duplicates.
+        unique[1:] = ~((sid[1:] == sid[:-1]) & (t[1:] <= t[:-1]))
+    fresh = unique & (t > t_last[sid])
+    late = unique & ~fresh
+    return (sid[fresh], t[fresh], v[fresh], q[fresh]), (sid[late], t[late], v[late], q[late])
 
 
 class Aggregate:

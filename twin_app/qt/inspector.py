@@ -52,6 +52,22 @@ _LIMIT = 1.0e6
 AXES = "XYZ"
 
 
+SENSOR_ORDER = ("tag", "unit", "sensor_type", "display", "bound_to", "range_min", "range_max",
+                "warn_low", "alarm_low", "warn_high", "alarm_high", "hysteresis", "stale_s",
+                "colormap", "fault_hz", "sim_fault")
+SENSOR_TIPS = {
+    "tag": "The measurement shown (the sensor hub's stream name)",
+    "display": "value (colour map), state (green/amber/red), label, heatmap or off",
+    "range_min": "Bottom of the colour map", "range_max": "Top of the colour map",
+    "warn_high": "Warning at or above this value", "alarm_high": "Alarm at or above this value",
+    "warn_low": "Warning at or below this value", "alarm_low": "Alarm at or below this value",
+    "hysteresis": "How far back inside a threshold the value must come to clear it",
+    "stale_s": "Seconds without a sample before the value counts as stale",
+    "fault_hz": "Characteristic frequencies marked in the spectrum (comma-separated)",
+    "sim_fault": "Fault the simulator injects: bearing, overheat or dropout",
+}
+
+
 class MixedSpin(QDoubleSpinBox):
     """A spin box that can show "—" for differing values (its minimum is the sentinel)."""
 
@@ -367,6 +383,8 @@ class InspectorPanel(QWidget):
             extra = [n.kind]
             if n.props.get("part_number"):
                 extra.append(str(n.props["part_number"]))
+            if n.kind in ("sensor", "alarm") and n.props.get("tag"):
+                extra.append(str(n.props["tag"]))
             self.subtitle.setText(" · ".join(extra))
             self.name.setText(n.name)
         else:
@@ -403,6 +421,10 @@ class InspectorPanel(QWidget):
 
     def _fill_props(self, nodes: list[Node]) -> None:
         keys = [k for k in nodes[0].props if all(k in n.props for n in nodes[1:])]
+        if all(n.kind == "sensor" for n in nodes):
+            # A sensor's rules in the order a person reads them, not as they were added.
+            keys.sort(key=lambda k: (SENSOR_ORDER.index(k) if k in SENSOR_ORDER
+                                     else len(SENSOR_ORDER), k))
         self.props.blockSignals(True)
         self.props.setRowCount(len(keys))
         for row, key in enumerate(keys):
@@ -412,6 +434,10 @@ class InspectorPanel(QWidget):
             vitem = QTableWidgetItem(MIXED if val is None else format_value(val))
             vitem.setData(Qt.ItemDataRole.UserRole, key)
             vitem.setToolTip(type(val).__name__ if val is not None else "values differ")
+            if key == "bound_to" and isinstance(val, str) and val in self.doc.nodes:
+                vitem.setToolTip(f"Coloured part: {commands.display_name(self.doc, val)}")
+            elif key in SENSOR_TIPS and nodes[0].kind == "sensor":
+                vitem.setToolTip(SENSOR_TIPS[key])
             self.props.setItem(row, 0, kitem)
             self.props.setItem(row, 1, vitem)
         self.props.blockSignals(False)

@@ -11,7 +11,8 @@ Design notes
   insertions and in-place moves top-down; a node moved to another parent is removed and
   re-inserted with its subtree.
 * Field edits emit ``dataChanged`` for the node's row only.
-* The ``comments`` group is not shown here (the Comments panel owns it).
+* The ``comments`` group is not shown here (the Comments panel owns it), nor are alarm
+  nodes (the Alarms panel lists them).
 * Edits made in the tree (rename in place, visibility checkbox, drag to reparent) do not
   touch the mirror: they dispatch ops, and the resulting ChangeSet updates the view like
   anybody else's edit.
@@ -53,6 +54,7 @@ from twin_app.session import commands
 
 MIME = "application/x-twinroom-node-ids"
 HIDDEN = frozenset({commands.COMMENTS_ID})
+HIDDEN_KINDS = frozenset({"alarm"})  # the server's alarm nodes: the Alarms panel lists them
 COL_NAME, COL_VISIBLE = 0, 1
 NodeIdRole = Qt.ItemDataRole.UserRole + 1
 Dispatch = Callable[[Op, str], object]
@@ -111,7 +113,9 @@ class SceneModel(QAbstractItemModel):
         return self._get_doc()
 
     def _doc_children(self, nid: str) -> list[str]:
-        return [c for c in self.doc.children(nid) if c not in HIDDEN]
+        nodes = self.doc.nodes
+        return [c for c in self.doc.children(nid)
+                if c not in HIDDEN and nodes[c].kind not in HIDDEN_KINDS]
 
     def _key(self, nid: str) -> int:
         k = self._int.get(nid)

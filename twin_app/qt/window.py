@@ -62,6 +62,7 @@ from twin_app.qt.notify import NotificationArea
 from twin_app.qt.people import PeoplePanel
 from twin_app.qt.presence import PresenceController
 from twin_app.qt.scenetree import OutlinePanel, SceneModel
+from twin_app.qt.sensors_ui import SensorsController
 from twin_app.qt.share import ShareDialog, ShareInfo
 from twin_app.qt.theme import MODES, apply_theme
 from twin_app.qt.viewport import Viewport
@@ -155,6 +156,8 @@ class MainWindow(QMainWindow):
         self._add_dock("Comments", self.comments, Qt.DockWidgetArea.RightDockWidgetArea)
         self._add_dock("Notifications", self.notes.list, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.docks["Notifications"].hide()
+        self.sensor_ui = SensorsController(self)
+        self.sensor_ui.add_docks()
         self.resizeDocks([self.docks["Scene"], self.docks["People"]], [560, 200],
                          Qt.Orientation.Vertical)
         self.resizeDocks([self.docks["Inspector"], self.docks["Comments"]], [600, 240],
@@ -309,6 +312,8 @@ class MainWindow(QMainWindow):
         for act in self.view_actions:
             views.addAction(act)
         m.addAction(self.act_grid)
+        for act in self.sensor_ui.view_actions:
+            m.addAction(act)
         m.addSeparator()
         for act in (self.act_mode_select, self.act_mode_move, self.act_mode_rotate, self.act_snap):
             m.addAction(act)
@@ -510,6 +515,7 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self._status_timer.stop()
         self._drag_timer.stop()
+        self.sensor_ui.close()
         # Release the render window now, while its GL context is still valid.
         self.viewport.close()
         super().closeEvent(event)
@@ -667,6 +673,7 @@ class MainWindow(QMainWindow):
             self.outline.set_selection(ids)
         self.inspector.set_ids(ids)
         self.viewport.visual.set_selection(ids)
+        self.sensor_ui.on_selection(ids)
         self.presence.publish_selection(ids)
         self._update_edit_actions()
         self.viewport.request_render()
@@ -752,6 +759,7 @@ class MainWindow(QMainWindow):
         doc = self.client.store.doc
         self.outline.apply_changes(changes)
         self.viewport.on_changes(doc, changes)
+        self.sensor_ui.on_changes(doc, changes)
         self.inspector.on_changes(changes)
         self.comments.on_changes(changes)
         if any(i not in doc for i in self.selection):

@@ -12,10 +12,20 @@ gaps, so the rest of the package is checked against precise types.
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy.typing as npt
 import vtkmodules.vtkRenderingOpenGL2  # noqa: F401  (registers the OpenGL implementations)
 from vtkmodules.util import numpy_support
 from vtkmodules.vtkCommonComputationalGeometry import vtkParametricTorus
-from vtkmodules.vtkCommonCore import vtkCommand, vtkDataArray, vtkIdTypeArray, vtkPoints
+from vtkmodules.vtkCommonCore import (
+    vtkCommand,
+    vtkDataArray,
+    vtkIdTypeArray,
+    vtkLookupTable,
+    vtkPoints,
+    vtkUnsignedCharArray,
+)
 from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkMultiBlockDataSet, vtkPolyData
 from vtkmodules.vtkCommonExecutionModel import vtkPolyDataAlgorithm
 from vtkmodules.vtkCommonMath import vtkMatrix4x4
@@ -25,7 +35,7 @@ from vtkmodules.vtkFiltersSources import (
     vtkPlaneSource,
 )
 from vtkmodules.vtkInteractionWidgets import vtkOrientationMarkerWidget
-from vtkmodules.vtkRenderingAnnotation import vtkAxesActor
+from vtkmodules.vtkRenderingAnnotation import vtkAxesActor, vtkScalarBarActor
 from vtkmodules.vtkRenderingCore import (
     vtkActor,
     vtkBillboardTextActor3D,
@@ -54,6 +64,7 @@ __all__ = [
     "vtkCompositePolyDataMapper",
     "vtkDataArray",
     "vtkIdTypeArray",
+    "vtkLookupTable",
     "vtkMatrix4x4",
     "vtkMultiBlockDataSet",
     "vtkOrientationMarkerWidget",
@@ -66,6 +77,9 @@ __all__ = [
     "vtkPolyDataMapper",
     "vtkProp",
     "vtkRenderer",
+    "vtkScalarBarActor",
+    "vtkUnsignedCharArray",
+    "vtk_to_numpy",
 ]
 
 
@@ -88,6 +102,15 @@ def numpy_to_vtkIdTypeArray(array: Int64Array, deep: bool = False) -> vtkIdTypeA
     out: vtkIdTypeArray = numpy_support.numpy_to_vtkIdTypeArray(  # type: ignore[no-untyped-call]
         array, deep=deep
     )
+    return out
+
+
+def vtk_to_numpy(array: vtkDataArray) -> npt.NDArray[Any]:
+    """Return a numpy view on ``array``'s memory (n, or n×k for k components).
+
+    The view is valid while VTK does not reallocate ``array`` (no resize, no insert).
+    """
+    out: npt.NDArray[Any] = numpy_support.vtk_to_numpy(array)  # type: ignore[no-untyped-call]
     return out
 
 

@@ -3,8 +3,17 @@
 Design notes
 ------------
 * **Blocks, not actors.** Every node with a mesh is one block (a ``vtkPolyData``) of a
-  ``vtkMultiBlockDataSet`` drawn by one ``vtkCompositePolyDataMapper``. Colour, opacity and
-  visibility are per-block display attributes, so a recolour touches no geometry.
+  ``vtkMultiBlockDataSet`` drawn by one ``vtkCompositePolyDataMapper``. Opacity and
+  visibility are per-block display attributes, so a restyle touches no geometry.
+* **Colour through a lookup table.** Each block carries a constant point scalar, its slot
+  in the shard (``slot + 0.5``), and each shard's mapper maps scalars through its own
+  ``vtkLookupTable`` of ``SHARD_MAX_BLOCKS`` rows. A block's colour is its row; the rows are
+  a numpy view on the table, so recolouring thousands of parts (a document batch, or a
+  sensor overlay every frame) is a few fancy-indexed writes per shard and one ``Modified``
+  instead of one ``SetBlockColor`` call per part. A float shadow of the rows keeps the
+  exact colours (the table is 8-bit). What a block shows: the overlay colour if an
+  overlay set one (``set_overlay_colors``), else the node's colour (placeholders: muted);
+  then the selection or hover tint on top.
 * **Shards.** The composite mapper uploads all blocks of its input into one vertex buffer,
   and any change to any block (even a colour) re-uploads that whole buffer: measured with
   2 M triangles in one composite, a one-part edit cost ~100–300 ms extra on the next frame.
@@ -38,6 +47,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from twin_app.core.changes import NODE, ChangeSet
 from twin_app.core.document import DEFAULT_COLOR, Document, Node
@@ -48,11 +58,13 @@ from twin_app.io.typed import Float32Array, Float64Array
 from twin_app.render._vtk import (
     clear_block,
     numpy_to_vtk,
+    vtk_to_numpy,
     vtkActor,
     vtkCellArray,
     vtkCellPicker,
     vtkCompositeDataDisplayAttributes,
     vtkCompositePolyDataMapper,
+    vtkLookupTable,
     vtkMultiBlockDataSet,
     vtkPoints,
     vtkPolyData,
@@ -100,17 +112,31 @@ _T = TypeVar("_T")
 
 
 class _Shard:
-    """One composite actor: a multiblock, its mapper and per-block attributes."""
+    """One composite actor: a multiblock, its mapper, per-block attributes and the lookup
+    table holding each slot's colour."""
 
-    __slots__ = ("actor", "attrs", "free", "mapper", "mb", "triangles", "used")
+    __slots__ = ("actor", "attrs", "free", "lut", "mapper", "mb", "rgb", "table", "triangles",
+                 "used")
 
     def __init__(self, renderer: vtkRenderer) -> None:
         self.mb = vtkMultiBlockDataSet()
         self.attrs = vtkCompositeDataDisplayAttributes()
+        self.lut = vtkLookupTable()
+        self.lut.SetNumberOfTableValues(SHARD_MAX_BLOCKS)
+        self.lut.SetTableRange(0.0, float(SHARD_MAX_BLOCKS))
+        self.lut.Build()
+        # Rows as numpy (shared memory): a bulk write then ``touch`` recolours the shard.
+        self.table = vtk_to_numpy(self.lut.GetTable()).reshape(-1, 4)[:SHARD_MAX_BLOCKS]
+        self.table[:] = (*(round(c * 255) for c in DEFAULT_COLOR), 255)
+        self.rgb = np.tile(np.asarray(DEFAULT_COLOR, np.float64), (SHARD_MAX_BLOCKS, 1))
         self.mapper = vtkCompositePolyDataMapper()
         self.mapper.SetInputDataObject(self.mb)
         self.mapper.SetCompositeDataDisplayAttributes(self.attrs)
-        self.mapper.ScalarVisibilityOff()
+        self.mapper.SetLookupTable(self.lut)
+        self.mapper.SetScalarModeToUsePointData()
+        self.mapper.SetColorModeToMapScalars()
+        self.mapper.SetScalarRange(0.0, float(SHARD_MAX_BLOCKS))
+        self.mapper.ScalarVisibilityOn()
         self.actor = vtkActor()
         self.actor.SetMapper(self.mapper)
         self.actor.GetProperty().SetColor(*DEFAULT_COLOR)
@@ -118,6 +144,18 @@ class _Shard:
         self.free: list[int] = []
         self.used = 0
         self.triangles = 0
+        self.touch()
+
+    def set_rows(self, slots: npt.NDArray[np.intp], rgb: npt.NDArray[np.float64]) -> None:
+        """Write the colours ``rgb`` (k, 3; 0..1) of ``slots``; call ``touch`` after."""
+        self.rgb[slots] = rgb
+        self.table[slots, :3] = np.clip(rgb * 255.0 + 0.5, 0.0, 255.0).astype(np.uint8)
+
+    def touch(self) -> None:
+        """Tell VTK the table changed. Setting one entry through the API marks the table as
+        inserted (not only modified), so ``Build`` never regenerates it from its hue ramp."""
+        r, g, b, a = (float(v) / 255.0 for v in self.table[0])
+        self.lut.SetTableValue(0, r, g, b, a)
 
     def fits(self, triangles: int) -> bool:
         return self.used == 0 or (
@@ -160,6 +198,7 @@ class _Block:
     world: Float32Array
     local_bounds: tuple[float, ...]
     triangles: int
+    scalars: Float32Array
     visible: bool = True
 
 
@@ -173,11 +212,23 @@ class _Peer:
     label: Label3D
 
 
+@dataclass(slots=True)
+class _Plan:
+    """Where the ids of one ``set_overlay_colors`` call live: per shard, the slots and the
+    rows of the colour array that go there."""
+
+    ids: Sequence[str]
+    gen: int
+    batch: int
+    groups: list[tuple[_Shard, npt.NDArray[np.intp], npt.NDArray[np.intp]]]
+    idset: frozenset[str]
+
+
 class BlockState(TypedDict):
     """A drawn node as ``SceneVisual.block_state`` reports it."""
 
     points: Float32Array  # world-space vertices (n×3), the array VTK draws
-    color: tuple[float, ...]  # the block colour (tinted when highlighted)
+    color: tuple[float, ...]  # the block colour: overlay or node colour, tinted when highlighted
     opacity: float
     visible: bool  # the block attribute, i.e. effective visibility
     placeholder: bool  # drawn as its bounding box until the mesh arrives
@@ -210,6 +261,14 @@ class SceneVisual:
         self._hover: str | None = None
         self._hover_blocks: set[str] = set()
         self._peers: dict[str, _Peer] = {}
+        # Overlay colours: node → (batch, row) of an (k, 3) array given to
+        # set_overlay_colors; the last call's id → slot plan is kept for the next frame.
+        self._overlay: dict[str, tuple[int, int]] = {}
+        self._batches: dict[int, npt.NDArray[np.float64]] = {}
+        self._batch_refs: dict[int, int] = {}
+        self._next_batch = 0
+        self._plan: _Plan | None = None
+        self._gen = 0  # bumped whenever a block is created or dropped
         self._sel_lines = LinesOverlay(self._renderer, ACCENT, width=3.0)
         self._hover_lines = LinesOverlay(self._renderer, HOVER, width=1.5)
         self._picker = vtkCellPicker()
@@ -247,27 +306,19 @@ class SceneVisual:
         removed = False
         # A style-only change (the bulk of a batch recolour) is applied in this first pass:
         # it never needs the tree memos and no later step of this call rebuilds its block.
-        tinted = bool(self._sel_blocks or self._hover_blocks)
-        plain = not tinted
+        # Colours are gathered and written to the shards' tables in one go at the end.
+        recolour: list[str] = []
         for nid, fields in changes.nodes.items():
-            if plain and fields == _COLOR_ONLY:  # fastest path: a plain recolour
-                block = blocks.get(nid)
-                node = nodes.get(nid)
-                if block is not None and node is not None and not block.placeholder:
-                    block.attrs.SetBlockColor(block.pd, node.color or DEFAULT_COLOR)
-                    continue
             if fields <= _STYLE_FIELDS:
-                block = blocks.get(nid)
-                node = nodes.get(nid)
-                if block is None or node is None:
+                if nid not in blocks:
                     continue
                 if "color" in fields:
-                    if tinted or block.placeholder:
-                        block.attrs.SetBlockColor(block.pd, self._color_of(node, block))
-                    else:
-                        block.attrs.SetBlockColor(block.pd, node.color or DEFAULT_COLOR)
+                    recolour.append(nid)
                 if "opacity" in fields:
-                    block.attrs.SetBlockOpacity(block.pd, self._opacity_of(node, block))
+                    node = nodes.get(nid)
+                    if node is not None:
+                        blk = blocks[nid]
+                        blk.attrs.SetBlockOpacity(blk.pd, self._opacity_of(node, blk))
                 continue
             if nid not in nodes:
                 removed = True
@@ -291,7 +342,7 @@ class SceneVisual:
             if "color" in fields or "opacity" in fields:
                 block = blocks.get(nid)
                 if block is not None:
-                    block.attrs.SetBlockColor(block.pd, self._color_of(nodes[nid], block))
+                    recolour.append(nid)
                     block.attrs.SetBlockOpacity(block.pd, self._opacity_of(nodes[nid], block))
 
         geom_nodes = self._invalidate(doc, geom_roots, self._world)
@@ -311,6 +362,8 @@ class SceneVisual:
             block = blocks.get(nid)
             if block is not None and nid not in done:
                 self._set_visibility(block, self._visible_of(doc, nid))
+        if recolour:
+            self._write_colors(recolour)
         structural = removed or bool(remesh) or bool(vis_nodes)
         if (structural or geom_nodes) and (self._selection or self._hover or self._peers):
             if structural:
@@ -358,6 +411,111 @@ class SceneVisual:
         self._hover = node_id
         self._recompute_highlight_sets()
         self._refresh_overlays()
+
+    # -- overlay colours -------------------------------------------------------------
+    def set_overlay_colors(self, node_ids: Sequence[str],
+                           rgb: npt.ArrayLike | None) -> None:
+        """Show ``node_ids`` in the colours ``rgb`` (k, 3; 0..1) instead of their own, or
+        give them back their own colours (``rgb=None``). Ids without a block are kept and
+        apply once the block exists. Selection and hover still tint on top. Does not
+        render. Raises ``ValueError`` if ``rgb`` is not k×3 for k ids.
+
+        Passing the same ``node_ids`` object again (e.g. a tuple an overlay keeps) reuses
+        the last call's id → slot plan while no block was created or dropped: a frame's
+        recolour is then a few array writes per shard."""
+        if rgb is None:
+            for nid in node_ids:
+                self._unref(self._overlay.pop(nid, None))
+            if self._plan is not None and self._plan.ids is node_ids:
+                self._plan = None
+            self._write_colors(node_ids)
+            return
+        arr = np.asarray(rgb, dtype=np.float64)
+        if arr.shape != (len(node_ids), 3):
+            raise ValueError(f"expected {len(node_ids)}×3 colours, got shape {arr.shape}")
+        arr = np.clip(arr, 0.0, 1.0)
+        plan = self._plan
+        if plan is None or plan.ids is not node_ids or plan.gen != self._gen:
+            plan = self._plan = self._make_plan(node_ids)
+        self._batches[plan.batch] = arr
+        for shard, slots, sel in plan.groups:
+            shard.set_rows(slots, arr[sel])
+            shard.touch()
+        tinted = self._sel_blocks | self._hover_blocks
+        if tinted and not tinted.isdisjoint(plan.idset):
+            self._write_colors(tinted & plan.idset)
+
+    def _make_plan(self, ids: Sequence[str]) -> _Plan:
+        """Bind ``ids`` to a new colour batch and group their blocks by shard."""
+        batch = self._next_batch
+        self._next_batch += 1
+        over = self._overlay
+        refs = self._batch_refs
+        refs[batch] = 0
+        for row, nid in enumerate(ids):
+            self._unref(over.get(nid))
+            over[nid] = (batch, row)
+        refs[batch] = len(ids)
+        blocks = self._blocks
+        rows = [(r, b) for r, b in enumerate(map(blocks.get, ids)) if b is not None]
+        index = {id(sh): k for k, sh in enumerate(self._shards)}
+        which = np.fromiter((index[id(b.shard)] for _, b in rows), np.intp, len(rows))
+        slots = np.fromiter((b.slot for _, b in rows), np.intp, len(rows))
+        sel = np.fromiter((r for r, _ in rows), np.intp, len(rows))
+        groups = []
+        for k in np.unique(which):
+            mask = which == k
+            groups.append((self._shards[int(k)], slots[mask], sel[mask]))
+        return _Plan(ids, self._gen, batch, groups, frozenset(ids))
+
+    def _unref(self, ref: tuple[int, int] | None) -> None:
+        if ref is None:
+            return
+        n = self._batch_refs.get(ref[0], 0) - 1
+        if n <= 0:
+            self._batch_refs.pop(ref[0], None)
+            self._batches.pop(ref[0], None)
+        else:
+            self._batch_refs[ref[0]] = n
+
+    def overlay_ids(self) -> set[str]:
+        """Ids that currently show an overlay colour."""
+        return set(self._overlay)
+
+    def _write_colors(self, ids: Iterable[str]) -> None:
+        """Recompute the shown colour of ``ids`` (overlay or own, tint) and write it."""
+        doc = self._doc
+        if doc is None:
+            return
+        blocks, nodes = self._blocks, doc.nodes
+        todo = [nid for nid in ids if nid in blocks and nid in nodes]
+        if todo:
+            rgb = np.array([self._color_of(nodes[nid], blocks[nid]) for nid in todo], np.float64)
+            self._write_rows(todo, rgb)
+
+    def _write_rows(self, ids: Sequence[str], rgb: npt.NDArray[np.float64]) -> None:
+        """Write colours (k, 3) of blocks ``ids`` (unknown ids skipped), grouped by shard."""
+        blocks = self._blocks
+        got = [blocks.get(nid) for nid in ids]
+        found = [b for b in got if b is not None]
+        if not found:
+            return
+        if len(found) != len(got):
+            rgb = rgb[np.fromiter((b is not None for b in got), bool, len(got))]
+        shards = [b.shard for b in found]
+        slots = np.fromiter((b.slot for b in found), np.intp, len(found))
+        first = shards[0]
+        if all(sh is first for sh in shards):
+            first.set_rows(slots, rgb)
+            first.touch()
+            return
+        index = {id(sh): k for k, sh in enumerate(self._shards)}
+        which = np.fromiter((index[id(sh)] for sh in shards), np.intp, len(shards))
+        for k in np.unique(which):
+            mask = which == k
+            shard = self._shards[int(k)]
+            shard.set_rows(slots[mask], rgb[mask])
+            shard.touch()
 
     def set_peer(self, session: str, name: str, color: tuple[float, float, float],
                  selection: Iterable[str], camera: Sequence[float] | None) -> None:
@@ -468,7 +626,7 @@ class SceneVisual:
         attrs = block.shard.attrs
         return {
             "points": block.world,
-            "color": tuple(attrs.GetBlockColor(block.pd)),
+            "color": tuple(float(c) for c in block.shard.rgb[block.slot]),
             "opacity": attrs.GetBlockOpacity(block.pd),
             "visible": bool(attrs.GetBlockVisibility(block.pd)),
             "placeholder": block.placeholder,
@@ -489,6 +647,11 @@ class SceneVisual:
     def mesh_cache(self) -> MeshCache:
         """The decoded-mesh cache (exposed for diagnostics and tests)."""
         return self._meshes
+
+    def outline_boxes(self, ids: Iterable[str]) -> list[Float64Array]:
+        """World corners (8, 3) of the outline boxes of ``ids``: a part's oriented box, a
+        group's world-aligned box around its parts; hidden parts draw none."""
+        return self._outline_boxes(ids)
 
     @property
     def selection_outline_count(self) -> int:
@@ -544,6 +707,7 @@ class SceneVisual:
 
     # -- blocks ----------------------------------------------------------------------
     def _clear_blocks(self) -> None:
+        self._gen += 1
         for shard in self._shards:
             self._renderer.RemoveActor(shard.actor)
         self._shards = []
@@ -563,6 +727,7 @@ class SceneVisual:
 
     def _create_block(self, doc: Document, node: Node) -> None:
         assert node.mesh is not None
+        self._gen += 1
         entry: MeshEntry | None = self._meshes.acquire(node.mesh)
         cells: vtkCellArray
         if entry is not None:
@@ -580,13 +745,18 @@ class SceneVisual:
         pd.SetPolys(cells)
         shard = self._shard_for(triangles)
         slot = shard.insert(pd, triangles)
+        # Constant scalar = slot (+0.5 so the table lookup never rounds down a row).
+        scalars = np.full(len(local), slot + 0.5, dtype=np.float32)
+        pd.GetPointData().SetScalars(numpy_to_vtk(scalars, deep=False))
         block = _Block(node.id, pd, shard, shard.attrs, slot, node.mesh, placeholder, local, world, lbounds,
-                       triangles)
+                       triangles, scalars)
         self._blocks[node.id] = block
         self._by_pd[pd] = block
         self._by_mesh.setdefault(node.mesh, set()).add(node.id)
         self._bake(block, self._world_of(doc, node.id))
-        shard.attrs.SetBlockColor(pd, self._color_of(node, block))
+        rgb = np.asarray([self._color_of(node, block)], np.float64)
+        shard.set_rows(np.array([slot], np.intp), rgb)
+        shard.touch()
         shard.attrs.SetBlockOpacity(pd, self._opacity_of(node, block))
         self._set_visibility(block, self._visible_of(doc, node.id))
 
@@ -594,6 +764,7 @@ class SceneVisual:
         block = self._blocks.pop(node_id, None)
         if block is None:
             return
+        self._gen += 1
         block.shard.remove(block.pd, block.slot, block.triangles)
         del self._by_pd[block.pd]
         users = self._by_mesh.get(block.mesh)
@@ -618,12 +789,17 @@ class SceneVisual:
         block.shard.attrs.SetBlockVisibility(block.pd, visible)
 
     def _color_of(self, node: Node, block: _Block) -> tuple[float, float, float]:
-        base = PLACEHOLDER_COLOR if block.placeholder else (node.color or DEFAULT_COLOR)
+        ref = self._overlay.get(node.id)
+        base: Sequence[float]
+        if ref is not None:
+            base = self._batches[ref[0]][ref[1]]
+        else:
+            base = PLACEHOLDER_COLOR if block.placeholder else (node.color or DEFAULT_COLOR)
         if node.id in self._sel_blocks:
             return _mix(base, ACCENT, SELECT_TINT)
         if node.id in self._hover_blocks:
             return _mix(base, HOVER, HOVER_TINT)
-        return base
+        return (float(base[0]), float(base[1]), float(base[2]))
 
     @staticmethod
     def _opacity_of(node: Node, block: _Block) -> float:
@@ -707,14 +883,9 @@ class SceneVisual:
         old = self._sel_blocks | self._hover_blocks
         self._sel_blocks = set(self._drawable_under(self._selection))
         self._hover_blocks = set(self._drawable_under([self._hover] if self._hover else []))
-        doc = self._doc
-        if doc is None:
+        if self._doc is None:
             return
-        for nid in old | self._sel_blocks | self._hover_blocks:
-            block = self._blocks.get(nid)
-            node = doc.nodes.get(nid)
-            if block is not None and node is not None:
-                block.shard.attrs.SetBlockColor(block.pd, self._color_of(node, block))
+        self._write_colors(old | self._sel_blocks | self._hover_blocks)
 
     def _outline_boxes(self, ids: Iterable[str]) -> list[Float64Array]:
         """Oriented boxes for parts, one world-aligned box per group."""
