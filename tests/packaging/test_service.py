@@ -83,8 +83,11 @@ def test_service_settings_from_environment_and_token_file_with_health_and_stdout
     proc = subprocess.Popen([sys.executable, "-m", "sync_server", "--log-stdout", "serve"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        line = read_listening_line(proc, 30)
-        assert line.startswith(LISTENING), line
+        # With --log-stdout, log lines share stdout with the listening line, in either order.
+        early = []
+        while not (line := read_listening_line(proc, 30)).startswith(LISTENING):
+            assert line, f"no listening line; stdout so far: {early}"
+            early.append(line)
         endpoint = line.split()[3]
         health = twin_sync("health", "--data", str(data))
         assert health.returncode == 0, health.stdout
@@ -96,6 +99,7 @@ def test_service_settings_from_environment_and_token_file_with_health_and_stdout
             c.close()
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
+        out = "\n".join(early) + "\n" + out
     finally:
         if proc.poll() is None:
             proc.kill()
