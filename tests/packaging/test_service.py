@@ -98,8 +98,12 @@ def test_service_settings_from_environment_and_token_file_with_health_and_stdout
             assert c.wait_for(lambda c=c: c.state == "live"), c.state_detail
             c.close()
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
-        out = "\n".join(early) + "\n" + out
+        # Read through the same text wrappers as the listening line: communicate() reads
+        # the pipes' descriptors and would miss what the wrapper already buffered.
+        proc.wait(timeout=30)
+        assert proc.stdout is not None and proc.stderr is not None
+        out = "\n".join(early) + "\n" + proc.stdout.read()
+        err = proc.stderr.read()
     finally:
         if proc.poll() is None:
             proc.kill()
