@@ -18,11 +18,11 @@ version=$("$PY" -c "import twin_app; print(twin_app.__version__)")
 arch=$(uname -m)
 rm -f dist/twinroom-*.whl dist/twinroom-*.tar.gz "dist/Twinroom-$version-linux-$arch.tar.gz"
 
+mkdir -p build
 echo "package: sdist and wheel"
 "$PY" -m build --outdir dist . >build/python-build.log 2>&1 || { tail -30 build/python-build.log; exit 1; }
 
 echo "package: desktop bundle (PyInstaller)"
-mkdir -p build
 "$PY" -m PyInstaller --noconfirm --log-level WARN --distpath dist/bundle --workpath build/pyinstaller \
   packaging/twinroom.spec >build/pyinstaller.log 2>&1 || { tail -40 build/pyinstaller.log; exit 1; }
 bundle=dist/bundle/Twinroom
