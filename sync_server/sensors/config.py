@@ -345,7 +345,11 @@ def _builder(kind: str) -> Builder:
         from sync_server.sensors.opcua import OpcUaSource
         return OpcUaSource.from_settings
     if kind in ("csv", "parquet"):
-        from sync_server.sensors.replay import ReplaySource
+        try:
+            from sync_server.sensors.replay import ReplaySource
+        except ImportError as exc:  # the desktop bundle leaves pyarrow out
+            raise SettingError("type", f"{kind} replay needs pyarrow, which this installation does not "
+                                       f"have; run the server from `pip install twinroom` ({exc})") from exc
         return ReplaySource.from_settings
     # The built-in simulator lives with the hub; it provides
     # ``from_settings(name: str, settings: Settings) -> Source``.
