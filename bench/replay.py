@@ -223,9 +223,9 @@ def _direct(path: Path) -> tuple[int, float]:
 
     db = sqlite3.connect(str(path))
     seq, blob, codec = db.execute("SELECT seq, chunks, codec FROM keyframes ORDER BY seq LIMIT 1").fetchone()
-    from twin_app.replay.files import _unpack_chunks
+    from twin_app.core.snapshot import unpack_chunks
 
-    doc = snapshot.decode(_unpack_chunks(blob, codec))
+    doc = snapshot.decode(unpack_chunks(blob, codec))
     started = time.perf_counter()
     n = 0
     with snapshot.gc_paused():

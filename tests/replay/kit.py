@@ -12,8 +12,8 @@ from tests.sensorkit import Pusher, now_ns
 from twin_app.core import AddNode, Node, SetField, new_id
 from twin_app.core.document import Document
 from twin_app.core.ops import apply, op_from_wire
-from twin_app.core.snapshot import decode
-from twin_app.replay.files import _unpack_chunks, open_log
+from twin_app.core.snapshot import decode, unpack_chunks
+from twin_app.replay.files import open_log
 
 TAG = "line1/pump/temp"
 
@@ -101,7 +101,7 @@ def reference_hashes(path: Path) -> dict[int, str]:
     db = open_log(path)
     try:
         seq, blob, codec = db.execute("SELECT seq, chunks, codec FROM keyframes ORDER BY seq LIMIT 1").fetchone()
-        doc: Document = decode(_unpack_chunks(blob, codec))
+        doc: Document = decode(unpack_chunks(blob, codec))
         out = {seq: doc.hash()}
         for s, op in db.execute("SELECT seq, op FROM ops WHERE seq > ? ORDER BY seq", (seq,)):
             apply(doc, op_from_wire(msgpack.unpackb(op, raw=False)))

@@ -61,17 +61,6 @@ SERVER_CID = "server"
 _CHUNK_CACHE = 512
 
 
-def _unpack_chunks(blob: bytes, codec: str) -> list[bytes]:
-    if codec == "zlib":
-        blob = zlib.decompress(blob)
-    elif codec != "msgpack":
-        raise ValueError(f"unknown keyframe codec {codec!r}")
-    chunks = msgpack.unpackb(blob, raw=False)
-    if not isinstance(chunks, list):
-        raise ValueError("keyframe is not a list of chunks")
-    return chunks
-
-
 READS_SCHEMA = 2  # the newest room log schema this reader knows (sync_server.roomlog.SCHEMA_VERSION)
 
 
@@ -105,7 +94,7 @@ def _doc_at(db: sqlite3.Connection, seq: int) -> Document:
                      (seq,)).fetchone()
     if row is None:
         raise RecordingError("the recording has no keyframe before the ops")
-    doc = snapshot.decode(_unpack_chunks(row[1], row[2]))
+    doc = snapshot.decode(snapshot.unpack_chunks(row[1], row[2]))
     with snapshot.gc_paused():
         for (blob,) in db.execute("SELECT op FROM ops WHERE seq > ? AND seq <= ? ORDER BY seq", (row[0], seq)):
             apply(doc, op_from_wire(msgpack.unpackb(blob, raw=False)))
@@ -431,7 +420,7 @@ class FileRecording:
                 # would cost a decode and make the views redraw everything).
                 start = have
             else:
-                keyframe = (int(kf_row[0]), _unpack_chunks(kf_row[1], kf_row[2]))
+                keyframe = (int(kf_row[0]), snapshot.unpack_chunks(kf_row[1], kf_row[2]))
                 self.stats["keyframes"] += 1
                 start = keyframe[0]
             end = min(target, start + MAX_FETCH_OPS)
