@@ -185,9 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     assert isinstance(app, QApplication)
     from twin_app.qt.refcheck import LeakingBinding, check_binding
 
-    try:
-        check_binding()
-    except LeakingBinding as exc:
+    def refuse(exc: Exception, status: int) -> int:
+        """Say why the app cannot start (a dialog, and the log), stop what was started."""
         log.error("%s", exc)
         if not args.screenshot:
             QMessageBox.critical(None, "Twinroom cannot start", str(exc))
@@ -195,7 +194,12 @@ def main(argv: list[str] | None = None) -> int:
             starter.join()
             if starter.server is not None:
                 starter.server.stop()
-        return 3
+        return status
+
+    try:
+        check_binding()
+    except LeakingBinding as exc:
+        return refuse(exc, 3)
     app.setApplicationName("Twinroom")
     app.setOrganizationName("Twinroom")
     app.setApplicationDisplayName("Twinroom")
@@ -204,21 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     from twin_app.net.outbox import StateTooNew
     from twin_app.qt.settings_schema import SettingsTooNew, check_and_migrate
 
-    def refuse(exc: Exception) -> int:
-        # Files of a newer release: say so and leave them as they are.
-        log.error("%s", exc)
-        if not args.screenshot:
-            QMessageBox.critical(None, "Twinroom cannot start", str(exc))
-        if starter is not None:
-            starter.join()
-            if starter.server is not None:
-                starter.server.stop()
-        return 4
-
     try:
         check_and_migrate(settings)
-    except SettingsTooNew as exc:
-        return refuse(exc)
+    except SettingsTooNew as exc:  # files of a newer release: left as they are
+        return refuse(exc, 4)
     icon = Path(__file__).resolve().parent.parent / "assets" / "icons" / "twinroom-256.png"
     if icon.exists():
         from PySide6.QtGui import QIcon
@@ -269,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         if local is not None:
             local.stop()
         starter = None
-        return refuse(exc)
+        return refuse(exc, 4)
     bridge.attach(client)
     window = MainWindow(client, bridge, settings=settings, room=room, name=name, color=color,
                         endpoint=endpoint, local_server=local,
