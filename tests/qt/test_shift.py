@@ -92,7 +92,7 @@ def test_window_takes_ten_thousand_remote_edits_with_flat_memory(joined, qtbot):
     client, w, srv = joined
     edits, rate = 10_400, 350.0
     w.set_selection(["r1"])  # the inspector follows the part being edited remotely
-    threads_before = threading.active_count()
+    threads_before = {t.ident: t.name for t in threading.enumerate()}
     editor = subprocess.Popen(
         [sys.executable, "-m", "tests.editor", srv.endpoint, "plant", "designer-token",
          str(edits), str(rate), ",".join(PARTS)],
@@ -113,10 +113,12 @@ def test_window_takes_ten_thousand_remote_edits_with_flat_memory(joined, qtbot):
         if editor.poll() is None:
             editor.kill()
         editor.wait(10)
+        reader.join(10)  # it reads to the end of the editor's output, just after it exits
     rss_end = rss_kib()
     assert client.store.last_seq >= edits
     assert rss_end <= rss_warm * 1.2, f"memory grew from {rss_warm} KiB to {rss_end} KiB"
-    assert threading.active_count() <= threads_before
+    new_threads = [t.name for t in threading.enumerate() if t.ident not in threads_before]
+    assert not new_threads, f"threads started during the run and still alive: {new_threads}"
     # What the person sees is current: the tree shows the last name the remote site gave.
     names = {client.store.doc.nodes[p].name for p in PARTS}
     assert all(w.scene_model.index_of(p).data() == client.store.doc.nodes[p].name for p in PARTS), names
